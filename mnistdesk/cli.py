@@ -1,0 +1,164 @@
+"""The ``mnistdesk`` command: the app with no subcommand; ``train``, ``evaluate`` and
+``classify`` for scripts. Bad input gets one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnistdesk import __version__, paths
+from mnistdesk.data import BUILTIN_DATASETS, DatasetError
+from mnistdesk.imagefile import ImageFileError
+from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, read_metadata
+from mnistdesk.preprocess import MODES
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnistdesk",
+        description="Draw a digit, see what the model sees, and watch a Keras model learn MNIST live. "
+        "With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"mnistdesk {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    dataset_help = f"{', '.join(BUILTIN_DATASETS)}, or a .npz in Keras's layout (x_train, y_train, x_test, y_test)"
+
+    gui = commands.add_parser("gui", help="open the app (the default)")
+    gui.add_argument("--model", type=Path, help="model file to open (default: the shipped model)")
+
+    train = commands.add_parser("train", help="train a model and save it with its history")
+    train.add_argument("--model", choices=ARCHITECTURES, default="lean", help="architecture (default: lean)")
+    train.add_argument("--dataset", default="sample", help=f"{dataset_help} (default: sample)")
+    train.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
+    train.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
+    train.add_argument("--augment", action="store_true", help="random rotations, shifts, zoom and stroke thickness")
+    train.add_argument("--seed", type=int, help="random seed, for a reproducible run")
+    train.add_argument("--out", type=Path, help="where to write the model (default: MODEL-DATASET.keras)")
+
+    evaluate = commands.add_parser("evaluate", help="score a model on a dataset's test split")
+    evaluate.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="default: the shipped model")
+    evaluate.add_argument("--dataset", help=f"{dataset_help} (default: the model's own, else sample)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    classify = commands.add_parser("classify", help="classify digits in image files (PNG, JPEG, BMP, …)")
+    classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    classify.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="default: the shipped model")
+    classify.add_argument("--mode", choices=MODES, default="mnist", help="preprocessing (default: mnist)")
+    classify.add_argument("--json", action="store_true", help="one JSON object per line per image")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    handlers = {None: _run_gui, "gui": _run_gui, "train": _run_train, "evaluate": _run_evaluate, "classify": _run_classify}
+    try:
+        return handlers[args.command](args)
+    except (DatasetError, ModelFileError) as error:
+        print(f"mnistdesk: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("mnistdesk: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from mnistdesk.gui.app import run
+
+    return run(getattr(args, "model", None))
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from mnistdesk.data import load_dataset
+
+    dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
+    out = args.out or Path(f"{args.model}-{Path(str(args.dataset)).stem}.keras")
+    print(f"training {args.model} on {dataset.name}: {len(dataset.x_train)} train / {len(dataset.x_test)} test digits", file=sys.stderr)
+    from mnistdesk.training import Batches, ProgressPrinter, TrainConfig, train
+
+    config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed)
+    steps = len(Batches(dataset.x_train, dataset.y_train, args.batch_size, shuffle=False))
+    _, metadata = train(config, dataset, out, [ProgressPrinter(sys.stderr, args.epochs, steps)])
+    history_path = out.with_suffix(".history.json")
+    history_path.write_text(json.dumps(metadata["history"], indent=1))
+    print(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {out} and {history_path}", file=sys.stderr)
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from mnistdesk.data import load_dataset
+    from mnistdesk.engine import load_predictor
+    from mnistdesk.evaluation import evaluate
+
+    predictor = load_predictor(args.model)
+    trained_on = read_metadata(args.model).get("dataset")
+    source = args.dataset or (trained_on if trained_on in BUILTIN_DATASETS else "sample")
+    dataset = load_dataset(source)
+    score = evaluate(predictor, dataset.x_test, dataset.y_test)
+    if args.json:
+        print(json.dumps({"model": str(args.model), "dataset": dataset.name, **score.as_dict()}))
+        return 0
+    print(f"{args.model} on {dataset.name} test ({score.n} images): accuracy {score.accuracy:.4f}, loss {score.loss:.4f}")
+    print("class  accuracy  " + " ".join(f"{name[:5]:>5}" for name in dataset.class_names))
+    for name, accuracy, row in zip(dataset.class_names, score.per_class_accuracy, score.confusion):
+        print(f"{name[:5]:>5}  {accuracy:8.4f}  " + " ".join(f"{count:5d}" for count in row))
+    return 0
+
+
+def _run_classify(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from mnistdesk.engine import load_predictor
+    from mnistdesk.imagefile import load_ink
+    from mnistdesk.preprocess import preprocess
+
+    predictor = load_predictor(args.model)
+    status = 0
+    for path in args.images:
+        try:
+            image = preprocess(load_ink(path), args.mode)
+            if image is None:
+                raise ImageFileError(f"{path}: no ink found (a blank image)")
+        except ImageFileError as error:
+            print(f"mnistdesk: {error}", file=sys.stderr)
+            status = EXIT_ERROR
+            continue
+        probabilities = predictor.predict(image)[0]
+        digit = int(np.argmax(probabilities))
+        if args.json:
+            print(json.dumps({"path": str(path), "digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]}), flush=True)
+        else:
+            print(f"{path}: {digit} ({probabilities[digit]:.1%})", flush=True)
+    return status
+
+
+def _print_download_progress(done: int, total: int | None) -> None:
+    size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+    print(f"\rdownloading {size}", end="" if total is None or done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value

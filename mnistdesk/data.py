@@ -1,0 +1,196 @@
+"""Datasets: MNIST and Fashion-MNIST (downloaded once, cached where Keras caches them), the
+bundled offline sample, and a user's own ``.npz``. No Qt and no TensorFlow here.
+
+Every loader returns ``uint8`` images ``(N, 28, 28)`` and ``uint8`` labels; :func:`normalize`
+is the one place where pixels become float32 model input, one batch at a time, so a float32
+copy of a whole dataset (188 MB for MNIST) is never made.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnistdesk import paths
+
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+FASHION_FILES = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
+DIGIT_NAMES = tuple(str(digit) for digit in range(10))
+FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+BUILTIN_DATASETS = ("sample", "mnist", "fashion_mnist")
+CONNECT_TIMEOUT_S = 8.0
+
+#: ``progress(done_bytes, total_bytes_or_None)``; return ``False`` to cancel the download.
+Progress = Callable[[int, "int | None"], "bool | None"]
+
+
+class DatasetError(Exception):
+    """A dataset could not be had; the message says what is wrong and what to do."""
+
+
+class DownloadCancelled(DatasetError):
+    """The user cancelled a download."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train and test images (uint8, N×28×28) with their labels (uint8 0-9)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...] = DIGIT_NAMES
+
+
+def normalize(batch: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0-255 → float32 in [0, 1]: the single place input scaling happens."""
+    return np.divide(batch, 255, dtype=np.float32)
+
+
+def load_dataset(source: str | os.PathLike, progress: Progress | None = None) -> Dataset:
+    """Load ``sample``, ``mnist``, ``fashion_mnist`` or a path to a Keras-layout ``.npz``."""
+    name = str(source)
+    if name == "sample":
+        return _load_npz(paths.SAMPLE_PATH, "sample")
+    if name == "mnist":
+        return _load_mnist(progress)
+    if name == "fashion_mnist":
+        return _load_fashion_mnist(progress)
+    if name.endswith(".npz") or Path(name).exists():
+        return _load_npz(Path(name), Path(name).name)
+    raise DatasetError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN_DATASETS)} or a path to a .npz file")
+
+
+def _load_npz(path: Path, name: str) -> Dataset:
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in archive.files]
+            if missing:
+                raise DatasetError(
+                    f"{path}: missing array(s) {', '.join(missing)}; "
+                    "expected x_train, y_train, x_test, y_test as in Keras's mnist.npz"
+                )
+            arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except DatasetError:
+        raise
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DatasetError(f"{path}: holds Python objects, which are never loaded; store plain numeric arrays") from None
+        raise DatasetError(f"{path}: not a readable .npz file ({error})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise DatasetError(f"{path}: not a readable .npz file, or truncated ({error or type(error).__name__})") from None
+    return _checked(name, path, **arrays)
+
+
+def _checked(name: str, origin: Path | str, x_train, y_train, x_test, y_test, class_names=DIGIT_NAMES) -> Dataset:
+    """Validate shapes, dtypes and labels so a bad file fails here, with its name, not mid-training."""
+    checked = {}
+    for split, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if images.ndim == 4 and images.shape[-1] == 1:
+            images = images[..., 0]
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise DatasetError(f"{origin}: x_{split} has shape {images.shape}; expected (N, 28, 28)")
+        if images.dtype != np.uint8:
+            raise DatasetError(f"{origin}: x_{split} has dtype {images.dtype}; expected uint8 pixels 0-255")
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise DatasetError(f"{origin}: y_{split} must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+        if len(labels) != len(images):
+            raise DatasetError(f"{origin}: {len(images)} images but {len(labels)} labels in the {split} split")
+        if len(labels) == 0:
+            raise DatasetError(f"{origin}: the {split} split is empty")
+        if labels.min() < 0 or labels.max() > 9:
+            raise DatasetError(f"{origin}: y_{split} has labels outside 0-9 (min {labels.min()}, max {labels.max()})")
+        checked[split] = (np.ascontiguousarray(images), labels.astype(np.uint8))
+    return Dataset(name, *checked["train"], *checked["test"], class_names=class_names)
+
+
+def _load_mnist(progress: Progress | None) -> Dataset:
+    path = paths.datasets_dir() / "mnist.npz"
+    if not (path.is_file() and _sha256(path) == MNIST_SHA256):
+        _download(KERAS_ORIGIN + "mnist.npz", path, progress, MNIST_SHA256)
+    return _load_npz(path, "mnist")
+
+
+def _load_fashion_mnist(progress: Progress | None) -> Dataset:
+    folder = paths.datasets_dir() / "fashion-mnist"
+    arrays = []
+    for filename in FASHION_FILES:
+        path = folder / filename
+        try:
+            arrays.append(_read_idx(path))
+        except (OSError, EOFError, ValueError):
+            _download(KERAS_ORIGIN + filename, path, progress)
+            try:
+                arrays.append(_read_idx(path))
+            except (OSError, EOFError, ValueError) as error:
+                raise DatasetError(f"{path}: downloaded file is damaged ({error}); try again") from None
+    y_train, x_train, y_test, x_test = arrays
+    return _checked("fashion_mnist", folder, x_train, y_train, x_test, y_test, class_names=FASHION_NAMES)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read one gzipped IDX file (the format of the original MNIST distribution)."""
+    raw = gzip.decompress(path.read_bytes())
+    ndim = raw[3] if len(raw) >= 4 else 0
+    if raw[:2] != b"\0\0" or raw[2:3] != b"\x08" or ndim not in (1, 3):
+        raise ValueError("not an IDX file of unsigned bytes")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"expected {int(np.prod(shape))} values, found {data.size}")
+    return data.reshape(shape)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url: str, dest: Path, progress: Progress | None, sha256: str | None = None) -> None:
+    """Fetch ``url`` to ``dest`` atomically, failing fast and clearly when offline."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            done = 0
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None and progress(done, total) is False:
+                    raise DownloadCancelled(f"download of {url} cancelled")
+        if sha256 is not None and _sha256(tmp) != sha256:
+            raise DatasetError(f"{url}: the download is damaged (checksum mismatch); try again")
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DatasetError(
+            f"cannot download {url} ({reason}). You seem to be offline: use the bundled sample "
+            f"(--dataset sample), or copy {dest.name} from a machine that has it to {dest}"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
