@@ -82,6 +82,8 @@ def load_dataset(source: str | os.PathLike, progress: Progress | None = None) ->
 def _load_npz(path: Path, name: str) -> Dataset:
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DatasetError(f"{path}: not a readable .npz file (an .npz is a zip archive of .npy arrays), or truncated")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in archive.files]

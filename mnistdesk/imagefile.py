@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 MAX_SIDE = 1024
+MIN_CONTRAST = 0.1
 
 
 class ImageFileError(Exception):
@@ -38,12 +39,15 @@ def load_ink(path: str | os.PathLike) -> np.ndarray:
 
 
 def ink_from_gray(gray: np.ndarray) -> np.ndarray:
-    """Flip dark-on-light to light-on-dark and level the background to 0 (floats in [0, 1] in and out)."""
+    """Flip dark-on-light to light-on-dark, level the paper to 0 and the strongest ink to 1."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     ink = 1.0 - gray if background > 0.5 else gray
     level = 1.0 - background if background > 0.5 else background
-    return np.clip((ink - level) / max(1.0 - level, 1e-6), 0.0, 1.0).astype(np.float32)
+    contrast = float(ink.max()) - level
+    if contrast < MIN_CONTRAST:  # blank paper: do not blow its noise up into "ink"
+        return np.zeros_like(ink, dtype=np.float32)
+    return np.clip((ink - level) / contrast, 0.0, 1.0).astype(np.float32)
 
 
 def _to_gray(image: Image.Image) -> np.ndarray:

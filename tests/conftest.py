@@ -1,0 +1,80 @@
+"""Shared test setup: headless Qt, no network, small datasets made on the spot."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from mnistdesk.data import Dataset, load_dataset
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Tests never touch the network: any download attempt fails as it does offline."""
+
+    def offline(url, *args, **kwargs):
+        if str(getattr(url, "full_url", url)).startswith("file:"):
+            return real_urlopen(url, *args, **kwargs)
+        raise urllib.error.URLError("network disabled in tests")
+
+    real_urlopen = urllib.request.urlopen
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+
+
+@pytest.fixture(autouse=True)
+def keras_home(tmp_path, monkeypatch):
+    """An empty dataset cache per test, so nothing depends on the developer's ~/.keras."""
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail any test that leaves a QThread running or a QTimer active (napari's rule)."""
+    yield
+    try:
+        from PySide6.QtCore import QThread, QTimer
+        from PySide6.QtWidgets import QApplication
+    except ImportError:  # pragma: no cover - Qt is a dependency
+        return
+    app = QApplication.instance()
+    if app is None:
+        return
+    leaked = [obj for obj in _all_qobjects(app) if isinstance(obj, QThread) and obj.isRunning()]
+    leaked += [obj for obj in _all_qobjects(app) if isinstance(obj, QTimer) and obj.isActive()]
+    assert not leaked, f"test left Qt threads or timers running: {leaked}"
+
+
+def _all_qobjects(app):
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QApplication
+
+    roots = list(QApplication.topLevelWidgets()) + [app]
+    return [child for root in roots for child in root.findChildren(QObject)] + roots
+
+
+@pytest.fixture(scope="session")
+def sample() -> Dataset:
+    return load_dataset("sample")
+
+
+@pytest.fixture(scope="session")
+def tiny(sample) -> Dataset:
+    """256 training and 100 test digits of the real sample: enough to see learning, fast to fit."""
+    return Dataset("tiny", sample.x_train[:256], sample.y_train[:256], sample.x_test[:100], sample.y_test[:100])
+
+
+@pytest.fixture
+def tiny_npz(tmp_path, tiny):
+    path = tmp_path / "tiny.npz"
+    np.savez_compressed(path, x_train=tiny.x_train, y_train=tiny.y_train, x_test=tiny.x_test, y_test=tiny.y_test)
+    return path
