@@ -1,0 +1,162 @@
+"""The drawing canvas: anti-aliased strokes stored in canvas-relative coordinates, so the
+drawing survives resizing and high-DPI screens, and undo simply redraws the remaining strokes.
+It only draws and forwards: :meth:`ink` hands a numpy image to the preprocessing core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+#: Pen width as a fraction of the canvas side: a digit drawn at ~60% of the canvas height then
+#: has strokes ~2.5 px thick in the 20-px box of the MNIST recipe, like MNIST's own strokes.
+PEN_FRACTION = 0.075
+ERASER_FACTOR = 2.5
+PAPER = (250, 250, 247)
+INK = (20, 20, 30)
+PAPER_TABLE = [
+    QColor(*(round(p + (i / 255) * (k - p)) for p, k in zip(PAPER, INK))).rgb() for i in range(256)
+]
+
+
+@dataclass
+class Stroke:
+    """One press-drag-release: points in [0, 1] canvas coordinates, and whether it erases."""
+
+    erase: bool
+    points: list[tuple[float, float]] = field(default_factory=list)
+
+
+class DrawingCanvas(QWidget):
+    """Left button draws, right button erases; emits ``changed`` whenever the ink changes."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumSize(160, 160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setToolTip("Draw a digit with the left button; erase with the right.\nCtrl+Z undoes a stroke, Esc clears.")
+        self._strokes: list[Stroke] = []
+        self._background: np.ndarray | None = None  # an opened image's ink, kept at its own resolution
+        self._ink = QImage()
+        self._render()
+
+    # -- public API -------------------------------------------------------------------------
+    def ink(self) -> np.ndarray:
+        """The ink as a float32 array in [0, 1] (1 = full ink), at the canvas's device resolution."""
+        image = self._ink
+        width, height = image.width(), image.height()
+        buffer = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * height)
+        return buffer.reshape(height, image.bytesPerLine())[:, :width].astype(np.float32) / np.float32(255)
+
+    def is_empty(self) -> bool:
+        return not self._strokes and self._background is None
+
+    def can_undo(self) -> bool:
+        return bool(self._strokes)
+
+    def undo(self) -> None:
+        """Remove the last stroke (an opened image stays)."""
+        if self._strokes:
+            self._strokes.pop()
+            self._render()
+
+    def clear(self) -> None:
+        self._strokes.clear()
+        self._background = None
+        self._render()
+
+    def set_background(self, ink: np.ndarray) -> None:
+        """Replace the drawing with an image (ink in [0, 1]); strokes then draw on top of it."""
+        self._strokes.clear()
+        self._background = np.clip(np.asarray(ink, np.float32), 0, 1)
+        self._render()
+
+    def save_png(self, path: str | Path) -> bool:
+        """Save what the user sees: dark ink on light paper, at the canvas's resolution."""
+        return self._paper_image().save(str(path), "PNG")
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 420)
+
+    # -- Qt events ----------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.drawImage(QRectF(self.rect()), self._paper_image(), QRectF(self._ink.rect()))
+        painter.end()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._render(emit=False)
+        super().resizeEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            stroke = Stroke(erase=event.button() == Qt.MouseButton.RightButton)
+            self._strokes.append(stroke)
+            self._extend(stroke, event.position())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._strokes and event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
+            self._extend(self._strokes[-1], event.position())
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _extend(self, stroke: Stroke, position: QPointF) -> None:
+        point = (position.x() / max(self.width(), 1), position.y() / max(self.height(), 1))
+        previous = stroke.points[-1] if stroke.points else point
+        stroke.points.append(point)
+        painter = self._painter()
+        self._draw_segment(painter, stroke.erase, previous, point)
+        painter.end()
+        self.update()
+        self.changed.emit()
+
+    def _render(self, emit: bool = True) -> None:
+        """Redraw the whole ink image from the background and the strokes at the current size."""
+        ratio = self.devicePixelRatioF()
+        self._ink = QImage(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)), QImage.Format.Format_Grayscale8)
+        self._ink.fill(0)
+        painter = self._painter()
+        if self._background is not None:
+            painter.drawImage(QRectF(0, 0, self._ink.width(), self._ink.height()), _gray_image(self._background))
+        for stroke in self._strokes:
+            for previous, point in zip(stroke.points[:1] + stroke.points[:-1], stroke.points):
+                self._draw_segment(painter, stroke.erase, previous, point)
+        painter.end()
+        self.update()
+        if emit:
+            self.changed.emit()
+
+    def _painter(self) -> QPainter:
+        painter = QPainter(self._ink)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        return painter
+
+    def _draw_segment(self, painter: QPainter, erase: bool, start: tuple[float, float], end: tuple[float, float]) -> None:
+        width, height = self._ink.width(), self._ink.height()
+        pen_width = PEN_FRACTION * min(width, height) * (ERASER_FACTOR if erase else 1.0)
+        pen = QPen(QColor(0, 0, 0) if erase else QColor(255, 255, 255), pen_width)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(start[0] * width, start[1] * height), QPointF(end[0] * width, end[1] * height))
+
+    def _paper_image(self) -> QImage:
+        """The ink shown as dark ink on light paper: the same bytes seen through a colour table."""
+        ink = self._ink
+        view = QImage(ink.constBits(), ink.width(), ink.height(), ink.bytesPerLine(), QImage.Format.Format_Indexed8)
+        view.setColorTable(PAPER_TABLE)
+        return view.convertToFormat(QImage.Format.Format_RGB32)
+
+
+def _gray_image(ink: np.ndarray) -> QImage:
+    data = np.ascontiguousarray((ink * 255 + 0.5).astype(np.uint8))
+    return QImage(data.data, data.shape[1], data.shape[0], data.shape[1], QImage.Format.Format_Grayscale8).copy()

@@ -1,0 +1,336 @@
+"""The main window: canvas in the middle, panels in docks, one direction of data:
+canvas → ``preprocess`` → predictor → panels. TensorFlow is never needed to draw and predict.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mnistdesk import __version__, paths
+from mnistdesk.engine import Predictor, load_predictor
+from mnistdesk.imagefile import ImageFileError, load_ink
+from mnistdesk.models import ModelFileError, read_metadata
+from mnistdesk.preprocess import preprocess
+from mnistdesk.gui.canvas import DrawingCanvas
+from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
+
+PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
+#: The background TensorFlow import holds the GIL in bursts (up to ~250 ms here), so it waits
+#: until the user has not drawn for this long: strokes never stutter while it loads.
+TENSORFLOW_IDLE_MS = 1500
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+MODE_LABELS = {"mnist": "MNIST preprocessing", "naive": "Naive: whole canvas → 28×28"}
+
+
+class TensorFlowLoader(QObject):
+    """Imports the training stack (TensorFlow, 2-4 s) off the GUI thread."""
+
+    ready = Signal(float)
+    failed = Signal(str)
+
+    @Slot()
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            import mnistdesk.training  # noqa: F401  (the import is the work)
+        except Exception as error:  # a broken TF install must not take the drawing app down
+            self.failed.emit(f"{type(error).__name__}: {error}")
+            return
+        self.ready.emit(time.perf_counter() - started)
+
+
+class MainWindow(QMainWindow):
+    """Draw, see what the model sees, see what it predicts."""
+
+    prediction_made = Signal(object)  # probabilities (10,) or None; for tests and later panels
+
+    def __init__(self, model_path: Path | None = None, settings: QSettings | None = None, preload_tensorflow: bool = True):
+        super().__init__()
+        self.setWindowTitle("mnistdesk")
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.predictor: Predictor | None = None
+        self.model_path: Path | None = None
+        self.last_input: np.ndarray | None = None
+        self.last_probabilities: np.ndarray | None = None
+
+        self.canvas = DrawingCanvas()
+        self.eye = ModelEyePanel()
+        self.softmax = SoftmaxPanel()
+        self.mode_box = QComboBox()
+        for mode, label in MODE_LABELS.items():
+            self.mode_box.addItem(label, mode)
+        self.mode_box.setToolTip(
+            "How the drawing becomes the model's 28×28 input.\n"
+            "MNIST: crop to the ink, fit 20×20, centre by mass (how MNIST was made).\n"
+            "Naive: squash the whole canvas — see how much worse it reads your digits."
+        )
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self.model_label = QLabel()
+        self.tensorflow_label = QLabel("TensorFlow: not loaded")
+        self.tensorflow_label.setToolTip("TensorFlow is only needed for training; drawing and predicting run in numpy.")
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.tensorflow_label)
+
+        self.prediction_timer = QTimer(self)
+        self.prediction_timer.setSingleShot(True)
+        self.prediction_timer.setInterval(PREDICTION_INTERVAL_MS)
+        self.prediction_timer.timeout.connect(self._on_prediction_timer_timeout)
+        self.tensorflow_thread: QThread | None = None
+        self.tensorflow_timer = QTimer(self)
+        self.tensorflow_timer.setSingleShot(True)
+        self.tensorflow_timer.setInterval(TENSORFLOW_IDLE_MS)
+        self.tensorflow_timer.timeout.connect(self._start_tensorflow_import)
+        self.canvas.changed.connect(self._on_canvas_changed)
+        self.mode_box.currentIndexChanged.connect(self._on_mode_box_changed)
+
+        self._restore_settings()
+        requested = model_path or Path(str(self.settings.value("model/path", str(paths.SHIPPED_MODEL_PATH))))
+        if not self.open_model(requested, quiet=model_path is None):
+            self.open_model(paths.SHIPPED_MODEL_PATH)
+
+        if preload_tensorflow:
+            self.tensorflow_timer.start()
+
+    # -- layout --------------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        clear = QPushButton("Clear")
+        clear.setToolTip("Clear the canvas (Esc or Delete)")
+        clear.clicked.connect(self.clear_drawing)
+        undo = QPushButton("Undo")
+        undo.setToolTip("Undo the last stroke (Ctrl+Z)")
+        undo.clicked.connect(self.undo_stroke)
+        row = QHBoxLayout()
+        row.addWidget(clear)
+        row.addWidget(undo)
+        row.addStretch(1)
+        row.addWidget(QLabel("Input:"))
+        row.addWidget(self.mode_box)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.addWidget(self.canvas, 1)
+        column.addLayout(row)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.docks = {}
+        for key, title, widget, area in (
+            ("eye", "Model's eye (28×28)", self.eye, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("prediction", "Prediction", self.softmax, Qt.DockWidgetArea.RightDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock-{key}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+
+    def _build_actions(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open image…", QKeySequence.StandardKey.Open, self.choose_image, "Open an image file as the drawing (or drop one on the window)")
+        self._action(file_menu, "&Save drawing…", QKeySequence.StandardKey.Save, self.choose_save_drawing, "Save the drawing as a PNG")
+        file_menu.addSeparator()
+        self._action(file_menu, "Open &model…", "Ctrl+Shift+O", self.choose_model, "Open a .keras model")
+        self._action(file_menu, "&Restore shipped model", None, lambda: self.open_model(paths.SHIPPED_MODEL_PATH), "Go back to the model that ships with mnistdesk")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self._action(edit_menu, "&Undo stroke", QKeySequence.StandardKey.Undo, self.undo_stroke)
+        clear = self._action(edit_menu, "&Clear", "Esc", self.clear_drawing)
+        clear.setShortcuts([QKeySequence("Esc"), QKeySequence(QKeySequence.StandardKey.Delete)])
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        self._action(view_menu, "Toggle &naive preprocessing", "Ctrl+N", lambda: self.mode_box.setCurrentIndex(1 - self.mode_box.currentIndex()))
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About mnistdesk", None, self._show_about)
+
+    def _action(self, menu, text, shortcut, slot, tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    # -- model ---------------------------------------------------------------------------------
+    def open_model(self, path: Path, quiet: bool = False) -> bool:
+        """Load a model for prediction; on failure keep the current one and say why."""
+        try:
+            predictor = load_predictor(path)
+        except ModelFileError as error:
+            if not quiet:
+                QMessageBox.warning(self, "Cannot open model", f"{error}\n\nThe current model stays in use.")
+            return False
+        self.set_predictor(predictor, Path(path), read_metadata(path))
+        self.settings.setValue("model/path", str(path))
+        return True
+
+    def set_predictor(self, predictor: Predictor, path: Path | None, metadata: dict) -> None:
+        self.predictor = predictor
+        self.model_path = path
+        self.softmax.set_class_names(metadata.get("class_names") or [str(d) for d in range(10)])
+        accuracy = metadata.get("test_accuracy")
+        parts = [f"Model: {metadata.get('architecture') or (path.stem if path else 'unsaved')}"]
+        if metadata.get("dataset"):
+            parts.append(f"trained on {metadata['dataset']}")
+        if accuracy is not None:
+            parts.append(f"test accuracy {accuracy:.1%}")
+        self.model_label.setText(" · ".join(parts))
+        self.model_label.setToolTip(str(path) if path else "")
+        self._predict_now()
+
+    def choose_model(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), "Keras models (*.keras)")
+        if name and self.open_model(Path(name)):
+            self._remember_dir(name)
+
+    # -- drawing -------------------------------------------------------------------------------
+    def clear_drawing(self) -> None:
+        self.canvas.clear()
+
+    def undo_stroke(self) -> None:
+        self.canvas.undo()
+
+    def open_image(self, path: Path) -> bool:
+        try:
+            ink = load_ink(path)
+        except ImageFileError as error:
+            QMessageBox.warning(self, "Cannot open image", str(error))
+            return False
+        self.canvas.set_background(ink)
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
+
+    def choose_image(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+        if name and self.open_image(Path(name)):
+            self._remember_dir(name)
+
+    def choose_save_drawing(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._last_dir()) / "digit.png"), "PNG image (*.png)")
+        if not name:
+            return
+        path = Path(name) if name.lower().endswith(".png") else Path(name + ".png")
+        if self.canvas.save_png(path):
+            self._remember_dir(str(path))
+            self.statusBar().showMessage(f"Saved {path}", 4000)
+        else:
+            QMessageBox.warning(self, "Cannot save drawing", f"Could not write {path}. Is the folder writable?")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files and self.open_image(Path(files[0])):
+            event.acceptProposedAction()
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _on_canvas_changed(self) -> None:
+        if not self.prediction_timer.isActive():
+            self.prediction_timer.start()
+        if self.tensorflow_timer.isActive():
+            self.tensorflow_timer.start()  # postpone the import while the user draws
+
+    def _on_prediction_timer_timeout(self) -> None:
+        self._predict_now()
+
+    def _on_mode_box_changed(self, index: int) -> None:
+        self.settings.setValue("preprocess/mode", self.mode_box.itemData(index))
+        self._predict_now()
+
+    def _predict_now(self) -> None:
+        """canvas → preprocess → predictor → panels; an empty canvas predicts nothing."""
+        image = preprocess(self.canvas.ink(), self.mode_box.currentData())
+        probabilities = None
+        if image is not None and self.predictor is not None:
+            probabilities = self.predictor.predict(image)[0]
+        self.last_input, self.last_probabilities = image, probabilities
+        self.eye.show_input(image)
+        self.softmax.show_probabilities(probabilities)
+        self.prediction_made.emit(probabilities)
+
+    # -- TensorFlow in the background ----------------------------------------------------------
+    def _start_tensorflow_import(self) -> None:
+        if self.tensorflow_thread is not None:
+            return
+        self.tensorflow_label.setText("TensorFlow: loading…")
+        self.tensorflow_thread = QThread(self)
+        self.tensorflow_loader = TensorFlowLoader()
+        self.tensorflow_loader.moveToThread(self.tensorflow_thread)
+        self.tensorflow_thread.started.connect(self.tensorflow_loader.run)
+        self.tensorflow_loader.ready.connect(self._on_tensorflow_loader_ready)
+        self.tensorflow_loader.failed.connect(self._on_tensorflow_loader_failed)
+        self.tensorflow_loader.ready.connect(self.tensorflow_thread.quit)
+        self.tensorflow_loader.failed.connect(self.tensorflow_thread.quit)
+        self.tensorflow_thread.start()
+
+    def _on_tensorflow_loader_ready(self, seconds: float) -> None:
+        self.tensorflow_label.setText("TensorFlow: ready")
+        self.tensorflow_label.setToolTip(f"Loaded in the background in {seconds:.1f} s; training is available.")
+
+    def _on_tensorflow_loader_failed(self, message: str) -> None:
+        self.tensorflow_label.setText("TensorFlow: unavailable")
+        self.tensorflow_label.setToolTip(f"Training is unavailable: {message}\nReinstall with: pip install -e .")
+
+    # -- settings and lifecycle ----------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(980, 640)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        index = self.mode_box.findData(self.settings.value("preprocess/mode", "mnist"))
+        self.mode_box.setCurrentIndex(max(index, 0))
+
+    def _last_dir(self) -> str:
+        return str(self.settings.value("files/last_dir", str(Path.home())))
+
+    def _remember_dir(self, name: str) -> None:
+        self.settings.setValue("files/last_dir", str(Path(name).parent))
+
+    def _show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About mnistdesk",
+            f"<b>mnistdesk {__version__}</b><p>Draw a digit, see what the model sees, and watch a Keras "
+            "model learn MNIST live.</p><p>MNIST digits: Y. LeCun, C. Cortes, C. Burges, CC BY-SA 3.0.</p>",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.prediction_timer.stop()
+        self.tensorflow_timer.stop()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        if self.tensorflow_thread is not None:
+            self.tensorflow_thread.quit()
+            self.tensorflow_thread.wait()
+        super().closeEvent(event)
