@@ -29,8 +29,8 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, spec: Augmentati
     change = rng.random(n)
     thicker = change < spec.thickness_probability / 2
     thinner = (change >= spec.thickness_probability / 2) & (change < spec.thickness_probability)
-    out[thicker] = _dilate(out[thicker])
-    out[thinner] = 0.5 * (out[thinner] + _erode(out[thinner]))
+    out[thicker] = dilate(out[thicker])
+    out[thinner] = 0.5 * (out[thinner] + erode(out[thinner]))
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -59,15 +59,24 @@ def _affine(images: np.ndarray, angle: np.ndarray, zoom: np.ndarray, shift: np.n
     return np.where(inside, value, 0).reshape(n, height, width).astype(np.float32)
 
 
-def _neighbours(images: np.ndarray) -> list[np.ndarray]:
-    """The image and its four one-pixel shifts (a cross-shaped structuring element)."""
-    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
-    return [padded[:, 1:-1, 1:-1], padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]]
+def neighbours(images: np.ndarray) -> list[np.ndarray]:
+    """The image(s) and their four one-pixel shifts (a cross-shaped structuring element),
+    over the last two axes, so one image or a batch both work."""
+    padded = np.pad(images, [(0, 0)] * (images.ndim - 2) + [(1, 1), (1, 1)])
+    return [
+        padded[..., 1:-1, 1:-1],
+        padded[..., :-2, 1:-1],
+        padded[..., 2:, 1:-1],
+        padded[..., 1:-1, :-2],
+        padded[..., 1:-1, 2:],
+    ]
 
 
-def _dilate(images: np.ndarray) -> np.ndarray:
-    return np.maximum.reduce(_neighbours(images))
+def dilate(images: np.ndarray) -> np.ndarray:
+    """Thicker strokes: each pixel takes the brightest of its cross neighbourhood."""
+    return np.maximum.reduce(neighbours(images))
 
 
-def _erode(images: np.ndarray) -> np.ndarray:
-    return np.minimum.reduce(_neighbours(images))
+def erode(images: np.ndarray) -> np.ndarray:
+    """Thinner strokes: each pixel takes the darkest of its cross neighbourhood."""
+    return np.minimum.reduce(neighbours(images))

@@ -78,20 +78,26 @@ def _clamped(row_offset: float, col_offset: float, shape: tuple[int, int], scale
 
 
 def _resample(image: np.ndarray, row_scale: float, col_scale: float, row_offset: float, col_offset: float) -> np.ndarray:
-    """Area-weighted (anti-aliased) resampling of ``image`` into a SIZE×SIZE field.
+    """Area-weighted (anti-aliased) resampling of ``image`` into a SIZE×SIZE field."""
+    return resample(image, (SIZE, SIZE), (row_scale, col_scale), (row_offset, col_offset))
+
+
+def resample(image: np.ndarray, shape: tuple[int, int], scale: tuple[float, float], offset: tuple[float, float]) -> np.ndarray:
+    """Area-weighted (anti-aliased) resampling of ``image`` into a field of ``shape``.
 
     Input pixel ``i`` covers ``[i, i+1)``, which maps to ``[i*scale + offset, (i+1)*scale + offset)``
-    in output coordinates; each output pixel averages what falls inside it.
+    in output coordinates; each output pixel averages what falls inside it, and whatever falls
+    outside the field is dropped.
     """
-    rows = _coverage(image.shape[0], row_scale, row_offset)
-    cols = _coverage(image.shape[1], col_scale, col_offset)
-    return np.clip(rows @ image @ cols.T, 0.0, 1.0).astype(np.float32)
+    rows = _coverage(image.shape[0], shape[0], scale[0], offset[0])
+    cols = _coverage(image.shape[1], shape[1], scale[1], offset[1])
+    return np.clip(rows @ image.astype(np.float32) @ cols.T, 0.0, 1.0).astype(np.float32)
 
 
-def _coverage(n_in: int, scale: float, offset: float) -> np.ndarray:
-    """Matrix (SIZE, n_in): the area of output pixel j covered by input pixel i."""
+def _coverage(n_in: int, n_out: int, scale: float, offset: float) -> np.ndarray:
+    """Matrix (n_out, n_in): the area of output pixel j covered by input pixel i."""
     starts = np.arange(n_in) * scale + offset
     ends = starts + scale
-    out = np.arange(SIZE)[:, None]
+    out = np.arange(n_out)[:, None]
     overlap = np.minimum(ends[None, :], out + 1) - np.maximum(starts[None, :], out)
     return np.maximum(overlap, 0.0).astype(np.float32)

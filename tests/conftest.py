@@ -51,7 +51,7 @@ def no_leaked_threads():
         return
     leaked = [obj for obj in _all_qobjects(app) if isinstance(obj, QThread) and obj.isRunning()]
     leaked += [obj for obj in _all_qobjects(app) if isinstance(obj, QTimer) and obj.isActive()]
-    assert not leaked, f"test left Qt threads or timers running: {leaked}"
+    assert not leaked, f"test left Qt threads or timers running: {[(o, o.objectName(), o.parent()) for o in leaked]}"
 
 
 def _all_qobjects(app):

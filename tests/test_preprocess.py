@@ -80,3 +80,23 @@ def test_bad_input_is_refused():
         preprocess(np.zeros((2, 28, 28)))
     with pytest.raises(ValueError, match="mode"):
         preprocess(np.zeros((28, 28)), "fancy")
+
+
+def test_shipped_model_reads_drawn_looking_digits(sample):
+    """The bar from the canvas issue: >= 90% on digits re-drawn at random size, place and pen width."""
+    from mnistdesk import paths
+    from mnistdesk.drawn import drawn_inputs
+    from mnistdesk.engine import load_predictor
+
+    predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
+    inputs = drawn_inputs(sample.x_test[::2], seed=1)
+    assert (predictor.predict(inputs).argmax(1) == sample.y_test[::2]).mean() >= 0.90
+
+
+def test_redrawn_digits_vary_in_size_and_place(sample):
+    from mnistdesk.drawn import redraw
+
+    rng = np.random.default_rng(0)
+    boxes = [ink_box(redraw(sample.x_test[0], rng), 0.5) for _ in range(12)]
+    heights = [height for height, _ in boxes]
+    assert min(heights) < 0.45 * 280 and max(heights) > 0.7 * 280

@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.prediction_timer.stop()
         self.tensorflow_timer.stop()
+        self.statusBar().clearMessage()  # stops the message's own timeout timer
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         if self.tensorflow_thread is not None:
