@@ -1,0 +1,120 @@
+"""mnistdesk benchmarks: ``python benchmarks/run.py --json`` prints one JSON object.
+
+The machine this was written on is noisy (a fixed workload varied 8x between runs), so every
+comparison is measured side by side in one run, interleaved A B A B, and reported as the
+median of paired ratios next to the medians of each side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from mnistdesk import paths  # noqa: E402
+from mnistdesk.data import load_dataset  # noqa: E402
+from mnistdesk.drawn import drawn_inputs, redraw  # noqa: E402
+from mnistdesk.engine import load_predictor  # noqa: E402
+from mnistdesk.evaluation import evaluate  # noqa: E402
+from mnistdesk.preprocess import preprocess  # noqa: E402
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1e3, 4)
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def bench_prediction(rounds: int) -> dict:
+    """The live path (numpy engine) against Keras's single-image predict, interleaved."""
+    import keras
+
+    engine = load_predictor(paths.SHIPPED_MODEL_PATH)
+    model = keras.saving.load_model(paths.SHIPPED_MODEL_PATH, compile=False, safe_mode=True)
+    sample = load_dataset("sample")
+    canvas = redraw(sample.x_test[0], np.random.default_rng(0))
+    image = preprocess(canvas)
+    batch = image[None, ..., None]
+    for _ in range(5):  # warm up both (Keras traces its predict function on the first call)
+        engine.predict(image)
+        model.predict(batch, verbose=0)
+    numpy_s, keras_s, preprocess_s = [], [], []
+    for _ in range(rounds):
+        numpy_s.append(timed(lambda: engine.predict(image)))
+        keras_s.append(timed(lambda: model.predict(batch, verbose=0)))
+        preprocess_s.append(timed(lambda: preprocess(canvas)))
+    ratios = [k / n for k, n in zip(keras_s, numpy_s)]
+    np.testing.assert_allclose(engine.predict(image), model.predict(batch, verbose=0), atol=1e-5)
+    return {
+        "predict_ms_p50": median_ms(numpy_s),
+        "keras_predict_ms_p50": median_ms(keras_s),
+        "keras_over_numpy_predict_ratio_p50": round(statistics.median(ratios), 1),
+        "preprocess_ms_p50": median_ms(preprocess_s),
+    }
+
+
+def bench_startup(rounds: int) -> dict:
+    """Process start → window shown and first prediction made, vs. a bare ``import tensorflow``."""
+    env = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
+    tf_code = "import time, tensorflow; print(time.time())"
+    startup_s, tf_s = [], []
+    for _ in range(rounds):
+        started = time.time()
+        out = subprocess.run([sys.executable, str(Path(__file__).with_name("startup_probe.py"))], capture_output=True, text=True, env=env, check=True)
+        probe = json.loads(out.stdout.strip().splitlines()[-1])
+        assert probe["digit"] == 1 and not probe["tensorflow_imported"], probe
+        startup_s.append(probe["ready"] - started)
+        started = time.time()
+        out = subprocess.run([sys.executable, "-c", tf_code], capture_output=True, text=True, env=env, check=True)
+        tf_s.append(float(out.stdout.strip().splitlines()[-1]) - started)
+    return {
+        "startup_s": round(statistics.median(startup_s), 3),
+        "tf_import_s": round(statistics.median(tf_s), 3),
+        "startup_over_tf_import_ratio_p50": round(statistics.median(s / t for s, t in zip(startup_s, tf_s)), 3),
+    }
+
+
+def bench_accuracy() -> dict:
+    """The shipped model on the sample's test digits, and on the same digits re-drawn."""
+    sample = load_dataset("sample")
+    predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
+    drawn = drawn_inputs(sample.x_test, seed=0)
+    rng = np.random.default_rng(0)  # the same re-drawings, preprocessed naively
+    naive = np.stack([preprocess(redraw(image, rng), "naive") for image in sample.x_test])
+    return {
+        "sample_test_accuracy": evaluate(predictor, sample.x_test, sample.y_test).accuracy,
+        "drawn_accuracy": float((predictor.predict(drawn).argmax(1) == sample.y_test).mean()),
+        "drawn_accuracy_naive_preprocessing": float((predictor.predict(naive).argmax(1) == sample.y_test).mean()),
+        "drawn_n": int(len(sample.y_test)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the default prints it indented)")
+    parser.add_argument("--rounds", type=int, default=200, help="paired rounds for the prediction timings")
+    parser.add_argument("--startup-rounds", type=int, default=5, help="paired process launches")
+    args = parser.parse_args()
+    results = {**bench_prediction(args.rounds), **bench_startup(args.startup_rounds), **bench_accuracy()}
+    print(json.dumps(results) if args.json else json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
