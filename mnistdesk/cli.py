@@ -14,7 +14,7 @@ from pathlib import Path
 from mnistdesk import __version__, paths
 from mnistdesk.data import BUILTIN_DATASETS, DatasetError
 from mnistdesk.imagefile import ImageFileError
-from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, read_metadata
+from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig, read_metadata
 from mnistdesk.preprocess import MODES
 
 EXIT_ERROR = 1
@@ -87,7 +87,7 @@ def _run_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
     out = args.out or Path(f"{args.model}-{Path(str(args.dataset)).stem}.keras")
     print(f"training {args.model} on {dataset.name}: {len(dataset.x_train)} train / {len(dataset.x_test)} test digits", file=sys.stderr)
-    from mnistdesk.training import Batches, ProgressPrinter, TrainConfig, train
+    from mnistdesk.training import Batches, ProgressPrinter, train
 
     config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed)
     steps = len(Batches(dataset.x_train, dataset.y_train, args.batch_size, shuffle=False))

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,23 @@ DEFAULT_OPTIMIZER = {"dense": "rmsprop", "cnn": "adam", "lean": "adam"}
 DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
 PREPROCESSING_VERSION = "mnist-com-v1"
 METADATA_MEMBER = "mnistdesk.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; stored in the saved model's metadata."""
+
+    architecture: str = "lean"
+    dataset: str = "sample"
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    augment: bool = False
+    seed: int | None = None
+
+    def resolved_optimizer(self) -> str:
+        return self.optimizer or DEFAULT_OPTIMIZER[self.architecture]
 
 
 class ModelFileError(Exception):
@@ -103,6 +122,24 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) ->
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a model file atomically (temporary file, then rename)."""
+    source, target = Path(source), Path(target)
+    check_model_file(source)
+    if source.resolve() == target.resolve():
+        return target
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".keras", dir=target.parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        shutil.copyfile(source, tmp)
+        tmp.chmod(0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def check_model_file(path: str | os.PathLike) -> None:

@@ -26,7 +26,8 @@ PAPER_TABLE = [
 
 @dataclass
 class Stroke:
-    """One press-drag-release: points in [0, 1] canvas coordinates, and whether it erases."""
+    """One press-drag-release, and whether it erases. Points are relative to the canvas centre in
+    units of its shorter side, so a resize scales the drawing evenly and keeps it centred."""
 
     erase: bool
     points: list[tuple[float, float]] = field(default_factory=list)
@@ -109,7 +110,8 @@ class DrawingCanvas(QWidget):
 
     # -- drawing ------------------------------------------------------------------------------
     def _extend(self, stroke: Stroke, position: QPointF) -> None:
-        point = (position.x() / max(self.width(), 1), position.y() / max(self.height(), 1))
+        side = max(min(self.width(), self.height()), 1)
+        point = ((position.x() - self.width() / 2) / side, (position.y() - self.height() / 2) / side)
         previous = stroke.points[-1] if stroke.points else point
         stroke.points.append(point)
         painter = self._painter()
@@ -125,7 +127,7 @@ class DrawingCanvas(QWidget):
         self._ink.fill(0)
         painter = self._painter()
         if self._background is not None:
-            painter.drawImage(QRectF(0, 0, self._ink.width(), self._ink.height()), _gray_image(self._background))
+            painter.drawImage(self._fitted(self._background.shape), _gray_image(self._background))
         for stroke in self._strokes:
             for previous, point in zip(stroke.points[:1] + stroke.points[:-1], stroke.points):
                 self._draw_segment(painter, stroke.erase, previous, point)
@@ -142,12 +144,21 @@ class DrawingCanvas(QWidget):
 
     def _draw_segment(self, painter: QPainter, erase: bool, start: tuple[float, float], end: tuple[float, float]) -> None:
         width, height = self._ink.width(), self._ink.height()
-        pen_width = PEN_FRACTION * min(width, height) * (ERASER_FACTOR if erase else 1.0)
-        pen = QPen(QColor(0, 0, 0) if erase else QColor(255, 255, 255), pen_width)
+        side = min(width, height)
+        pen = QPen(QColor(0, 0, 0) if erase else QColor(255, 255, 255), PEN_FRACTION * side * (ERASER_FACTOR if erase else 1.0))
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
-        painter.drawLine(QPointF(start[0] * width, start[1] * height), QPointF(end[0] * width, end[1] * height))
+        painter.drawLine(
+            QPointF(width / 2 + start[0] * side, height / 2 + start[1] * side),
+            QPointF(width / 2 + end[0] * side, height / 2 + end[1] * side),
+        )
+
+    def _fitted(self, shape: tuple[int, int]) -> QRectF:
+        """The largest rectangle of the image's aspect ratio, centred in the ink image."""
+        width, height = self._ink.width(), self._ink.height()
+        scale = min(width / shape[1], height / shape[0])
+        return QRectF((width - shape[1] * scale) / 2, (height - shape[0] * scale) / 2, shape[1] * scale, shape[0] * scale)
 
     def _paper_image(self) -> QImage:
         """The ink shown as dark ink on light paper: the same bytes seen through a colour table."""

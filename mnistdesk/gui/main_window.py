@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from mnistdesk import __version__, paths
-from mnistdesk.engine import Predictor, load_predictor
-from mnistdesk.imagefile import ImageFileError, load_ink
-from mnistdesk.models import ModelFileError, read_metadata
-from mnistdesk.preprocess import preprocess
+from mnistdesk.engine import Engine, Predictor, load_predictor
 from mnistdesk.gui.canvas import DrawingCanvas
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
+from mnistdesk.gui.training_controller import TrainingController
+from mnistdesk.imagefile import ImageFileError, load_ink
+from mnistdesk.models import ModelFileError, copy_model_file, read_metadata, save_model
+from mnistdesk.preprocess import preprocess
 
 PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
 #: The background TensorFlow import holds the GIL in bursts (up to ~250 ms here), so it waits
@@ -37,6 +38,7 @@ PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
 TENSORFLOW_IDLE_MS = 1500
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MODE_LABELS = {"mnist": "MNIST preprocessing", "naive": "Naive: whole canvas → 28×28"}
+MAX_RECENT_MODELS = 8
 
 
 class TensorFlowLoader(QObject):
@@ -70,6 +72,9 @@ class MainWindow(QMainWindow):
         self.model_path: Path | None = None
         self.last_input: np.ndarray | None = None
         self.last_probabilities: np.ndarray | None = None
+        self.trained_model = None  # a Keras model trained in this session, until saved
+        self.model_metadata: dict = {}
+        self.unsaved = False
 
         self.canvas = DrawingCanvas()
         self.eye = ModelEyePanel()
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
             "MNIST: crop to the ink, fit 20×20, centre by mass (how MNIST was made).\n"
             "Naive: squash the whole canvas — see how much worse it reads your digits."
         )
+        self.training = TrainingController(self, self.settings)
         self._build_central()
         self._build_docks()
         self._build_actions()
@@ -102,6 +108,11 @@ class MainWindow(QMainWindow):
         self.tensorflow_timer.timeout.connect(self._start_tensorflow_import)
         self.canvas.changed.connect(self._on_canvas_changed)
         self.mode_box.currentIndexChanged.connect(self._on_mode_box_changed)
+        self.training.predictor_changed.connect(self._on_training_predictor_changed)
+        self.training.run_started.connect(self._on_training_run_started)
+        self.training.model_trained.connect(self._on_training_model_trained)
+        self.training.running_changed.connect(self._on_training_running_changed)
+        self.training.message.connect(self._on_training_message)
 
         self._restore_settings()
         requested = model_path or Path(str(self.settings.value("model/path", str(paths.SHIPPED_MODEL_PATH))))
@@ -133,29 +144,47 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.docks = {}
+        right, bottom, left = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea)
         for key, title, widget, area in (
-            ("eye", "Model's eye (28×28)", self.eye, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("prediction", "Prediction", self.softmax, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("train", "Train", self.training.panel, left),
+            ("eye", "Model's eye (28×28)", self.eye, right),
+            ("prediction", "Prediction", self.softmax, right),
+            ("curves", "Loss and accuracy", self.training.curves, bottom),
+            ("weights", "First-layer weights", self.training.weights, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
+        self.splitDockWidget(self.docks["curves"], self.docks["weights"], Qt.Orientation.Horizontal)
 
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open image…", QKeySequence.StandardKey.Open, self.choose_image, "Open an image file as the drawing (or drop one on the window)")
         self._action(file_menu, "&Save drawing…", QKeySequence.StandardKey.Save, self.choose_save_drawing, "Save the drawing as a PNG")
         file_menu.addSeparator()
-        self._action(file_menu, "Open &model…", "Ctrl+Shift+O", self.choose_model, "Open a .keras model")
-        self._action(file_menu, "&Restore shipped model", None, lambda: self.open_model(paths.SHIPPED_MODEL_PATH), "Go back to the model that ships with mnistdesk")
+        self.model_actions = [
+            self._action(file_menu, "Open &model…", "Ctrl+Shift+O", self.choose_model, "Open a .keras model"),
+            self._action(file_menu, "Save m&odel", "Ctrl+Alt+S", self.save_model, "Save the model (asks where the first time)"),
+            self._action(file_menu, "Save model &as…", "Ctrl+Shift+S", self.choose_save_model, "Save the model to a new .keras file"),
+        ]
+        self.recent_menu = file_menu.addMenu("&Recent models")
+        self.model_actions.append(self.recent_menu.menuAction())
+        self.model_actions.append(
+            self._action(file_menu, "&Restore shipped model", None, lambda: self.open_model(paths.SHIPPED_MODEL_PATH), "Go back to the model that ships with mnistdesk")
+        )
+        self._refresh_recent_menu()
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
         self._action(edit_menu, "&Undo stroke", QKeySequence.StandardKey.Undo, self.undo_stroke)
         clear = self._action(edit_menu, "&Clear", "Esc", self.clear_drawing)
         clear.setShortcuts([QKeySequence("Esc"), QKeySequence(QKeySequence.StandardKey.Delete)])
+        train_menu = self.menuBar().addMenu("&Training")
+        self._action(train_menu, "&Train", "Ctrl+T", self.training.start, "Train a fresh model with the Train panel's settings")
+        self._action(train_menu, "&Pause / resume", "Ctrl+P", self.training.toggle_pause, "Pause between batches, or resume")
+        self._action(train_menu, "&Stop", "Ctrl+.", self.training.stop, "Stop after the current batch and keep the model")
         view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -179,34 +208,123 @@ class MainWindow(QMainWindow):
     # -- model ---------------------------------------------------------------------------------
     def open_model(self, path: Path, quiet: bool = False) -> bool:
         """Load a model for prediction; on failure keep the current one and say why."""
+        if self.training.is_running():
+            return False
         try:
             predictor = load_predictor(path)
         except ModelFileError as error:
             if not quiet:
                 QMessageBox.warning(self, "Cannot open model", f"{error}\n\nThe current model stays in use.")
             return False
-        self.set_predictor(predictor, Path(path), read_metadata(path))
+        self.trained_model, self.unsaved = None, False
+        self._use_model(predictor, Path(path), read_metadata(path))
         self.settings.setValue("model/path", str(path))
+        self._remember_model(Path(path))
         return True
 
-    def set_predictor(self, predictor: Predictor, path: Path | None, metadata: dict) -> None:
-        self.predictor = predictor
-        self.model_path = path
+    def _use_model(self, predictor: Predictor, path: Path | None, metadata: dict) -> None:
+        self.predictor, self.model_path, self.model_metadata = predictor, path, metadata
         self.softmax.set_class_names(metadata.get("class_names") or [str(d) for d in range(10)])
-        accuracy = metadata.get("test_accuracy")
-        parts = [f"Model: {metadata.get('architecture') or (path.stem if path else 'unsaved')}"]
-        if metadata.get("dataset"):
-            parts.append(f"trained on {metadata['dataset']}")
-        if accuracy is not None:
-            parts.append(f"test accuracy {accuracy:.1%}")
-        self.model_label.setText(" · ".join(parts))
-        self.model_label.setToolTip(str(path) if path else "")
+        first_layer = getattr(predictor, "first_layer_weights", None)
+        self.training.weights.show_kernel(first_layer() if first_layer else None)
+        self._update_model_label()
         self._predict_now()
+
+    def _update_model_label(self, training: bool = False) -> None:
+        metadata, path = self.model_metadata, self.model_path
+        parts = [f"Model: {metadata.get('architecture') or (path.stem if path else 'unsaved')}"]
+        if training:
+            parts.append(f"training on {metadata.get('dataset')}…")
+        elif metadata.get("dataset"):
+            parts.append(f"trained on {metadata['dataset']}")
+        if metadata.get("test_accuracy") is not None and not training:
+            parts.append(f"test accuracy {metadata['test_accuracy']:.1%}")
+        if self.unsaved:
+            parts.append("unsaved")
+        self.model_label.setText(" · ".join(parts))
+        self.model_label.setToolTip(str(path) if path else "Not saved yet: File → Save model as…")
 
     def choose_model(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), "Keras models (*.keras)")
         if name and self.open_model(Path(name)):
             self._remember_dir(name)
+
+    def save_model(self) -> bool:
+        """Save to the model's own file, or ask where if it has none (or is the shipped one)."""
+        if self.model_path is None or self.model_path == paths.SHIPPED_MODEL_PATH:
+            return self.choose_save_model()
+        if not self.unsaved:
+            self.statusBar().showMessage(f"{self.model_path.name} is already saved", 3000)
+            return True
+        return self.save_model_to(self.model_path)
+
+    def choose_save_model(self) -> bool:
+        suggestion = Path(self._last_dir()) / f"{self.model_metadata.get('architecture', 'model')}-{self.model_metadata.get('dataset', 'mnist')}.keras"
+        name, _ = QFileDialog.getSaveFileName(self, "Save model as", str(suggestion), "Keras models (*.keras)")
+        if not name:
+            return False
+        path = Path(name) if name.endswith(".keras") else Path(name + ".keras")
+        self._remember_dir(str(path))
+        return self.save_model_to(path)
+
+    def save_model_to(self, path: Path) -> bool:
+        """Write the model atomically: a trained one through Keras, an opened one as a file copy."""
+        try:
+            if self.trained_model is not None:
+                save_model(self.trained_model, path, self.model_metadata)
+            elif self.model_path is not None:
+                copy_model_file(self.model_path, path)
+        except (OSError, ModelFileError) as error:
+            QMessageBox.warning(self, "Cannot save model", f"Could not write {path}:\n{error}")
+            return False
+        self.model_path, self.unsaved = path, False
+        self.settings.setValue("model/path", str(path))
+        self._remember_model(path)
+        self._update_model_label()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def _remember_model(self, path: Path) -> None:
+        if path == paths.SHIPPED_MODEL_PATH:
+            return
+        recent = [str(path)] + [p for p in self._recent_models() if p != str(path)]
+        self.settings.setValue("model/recent", recent[:MAX_RECENT_MODELS])
+        self._refresh_recent_menu()
+
+    def _recent_models(self) -> list[str]:
+        value = self.settings.value("model/recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = [p for p in self._recent_models() if Path(p).is_file()]
+        for number, name in enumerate(recent, start=1):
+            action = self.recent_menu.addAction(f"&{number} {Path(name).name}")
+            action.setToolTip(name)
+            action.triggered.connect(lambda checked=False, name=name: self.open_model(Path(name)))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # -- training ------------------------------------------------------------------------------
+    def _on_training_predictor_changed(self, engine: Engine) -> None:
+        """A new weight snapshot (at most ~10 a second): re-score the drawing with it."""
+        self.predictor = engine
+        self._predict_now()
+
+    def _on_training_run_started(self, info: dict) -> None:
+        self.model_metadata = {"architecture": info["architecture"], "dataset": info["dataset"]}
+        self.model_path, self.trained_model, self.unsaved = None, None, False
+        self._update_model_label(training=True)
+
+    def _on_training_model_trained(self, model, metadata: dict) -> None:
+        self.trained_model, self.unsaved = model, True
+        self._use_model(Engine.from_keras_model(model), None, metadata)
+
+    def _on_training_running_changed(self, running: bool) -> None:
+        for action in self.model_actions:
+            action.setEnabled(not running)
+
+    def _on_training_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
 
     # -- drawing -------------------------------------------------------------------------------
     def clear_drawing(self) -> None:
@@ -304,7 +422,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         else:
-            self.resize(980, 640)
+            self.resize(1280, 800)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray):
             self.restoreState(state)
@@ -326,6 +444,10 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.training.is_running() and self.unsaved and not self._confirm_discard():
+            event.ignore()
+            return
+        self.training.shutdown()
         self.prediction_timer.stop()
         self.tensorflow_timer.stop()
         self.statusBar().clearMessage()  # stops the message's own timeout timer
@@ -335,3 +457,15 @@ class MainWindow(QMainWindow):
             self.tensorflow_thread.quit()
             self.tensorflow_thread.wait()
         super().closeEvent(event)
+
+    def _confirm_discard(self) -> bool:
+        """Ask before a trained, unsaved model is thrown away; True to go on closing."""
+        choice = QMessageBox.question(
+            self,
+            "Save the trained model?",
+            "The model you trained has not been saved.",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if choice == QMessageBox.StandardButton.Save:
+            return self.save_model()
+        return choice == QMessageBox.StandardButton.Discard

@@ -1,0 +1,99 @@
+"""The training worker: a ``QObject`` moved to a ``QThread`` that loads the data (downloading it
+if needed), imports TensorFlow, and runs ``model.fit``. Everything it emits is plain Python or
+numpy, so the GUI thread never touches the Keras model while it trains.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from mnistdesk.data import DatasetError, DownloadCancelled, load_dataset
+from mnistdesk.engine import Engine
+from mnistdesk.live import Throttle, TrainingControl
+
+
+class TrainingWorker(QObject):
+    """One training run. Control it from the GUI thread through :attr:`control` (thread-safe)."""
+
+    status = Signal(str)  # what it is doing before the first batch
+    download_progress = Signal(int, int)  # bytes done, bytes in all (0 if unknown)
+    model_ready = Signal(object)  # Engine with the initial weights, for live prediction
+    batch_done = Signal(object)  # dict of throttled per-batch metrics and progress
+    epoch_done = Signal(object)  # dict of epoch metrics with validation
+    weights_changed = Signal(object)  # per-layer lists of numpy weight arrays
+    finished = Signal(object)  # metadata dict; the model is in :attr:`model`
+    stopped = Signal(object)  # metadata dict of a run stopped by the user
+    failed = Signal(str, str)  # title, message
+    done = Signal()  # after any of finished / stopped / failed: time to quit the thread
+
+    def __init__(self, config: Any, dataset_source: str):
+        super().__init__()
+        self.config = config
+        self.dataset_source = dataset_source
+        self.control = TrainingControl()
+        self.model: Any = None
+        self.metadata: dict | None = None
+        self._download_throttle = Throttle(0.1)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except DownloadCancelled:
+            self.stopped.emit({})
+        except DatasetError as error:
+            self.failed.emit("Dataset unavailable", str(error))
+        except Exception as error:  # the app must survive anything a training run throws
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            self.failed.emit("Training failed", f"{detail}\n\n{traceback.format_exc(limit=4)}")
+        finally:
+            self.done.emit()
+
+    def _run(self) -> None:
+        self.status.emit(f"Loading {self.dataset_source}…")
+        dataset = load_dataset(self.dataset_source, progress=self._on_download_progress)
+        if self.control.stop_requested:
+            self.stopped.emit({})
+            return
+        self.status.emit("Loading TensorFlow…")
+        from mnistdesk.training import Batches, LiveCallback, describe, fit, new_model
+
+        self.status.emit(f"Building {self.config.architecture}…")
+        model = new_model(self.config)
+        self.model = model
+        self.model_ready.emit(Engine.from_keras_model(model))
+        steps = len(Batches(dataset.x_train, dataset.y_train, self.config.batch_size, shuffle=False))
+        live = LiveCallback(
+            self.control,
+            steps=steps,
+            epochs=self.config.epochs,
+            samples=len(dataset.x_train),
+            on_batch=self.batch_done.emit,
+            on_epoch=self.epoch_done.emit,
+            on_weights=self.weights_changed.emit,
+        )
+        self.status.emit("Training…")
+        started = time.perf_counter()
+        history = fit(model, dataset, self.config, [live])
+        if self.control.abandoned:
+            return
+        self.status.emit("Scoring on the test split…")
+        self.metadata = describe(model, self.config, dataset, history, time.perf_counter() - started)
+        if live.nan_message is not None:
+            self.failed.emit(
+                "Training stopped: the loss is no longer a number",
+                f"{live.nan_message}\nThe last good weights are kept. Try a lower learning rate.",
+            )
+        elif self.control.stop_requested:
+            self.stopped.emit(self.metadata)
+        else:
+            self.finished.emit(self.metadata)
+
+    def _on_download_progress(self, done: int, total: int | None) -> bool:
+        if self._download_throttle.ready() or (total and done >= total):
+            self.download_progress.emit(done, total or 0)
+        return not self.control.stop_requested

@@ -1,0 +1,203 @@
+"""Pure helpers for watching training live (no Qt, no TensorFlow): time-based throttling,
+per-batch values recovered from Keras's running means, bounded curve buffers, smoothing and
+the first-layer weight mosaic.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+class Throttle:
+    """``ready()`` is true at most once per ``interval`` seconds (by the clock, not by count)."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.perf_counter):
+        self.interval, self.clock = interval, clock
+        self.last = -math.inf
+
+    def ready(self) -> bool:
+        now = self.clock()
+        if now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+
+class BatchValues:
+    """Keras 3 reports each metric as the running mean over the epoch so far; recover the value
+    of each batch (``k·m_k − (k−1)·m_{k−1}``) and average those seen since the last read."""
+
+    def __init__(self):
+        self.previous: dict[str, float] = {}
+        self.pending: dict[str, list[float]] = {}
+
+    def start_epoch(self) -> None:
+        self.previous.clear()
+
+    def add(self, batch_index: int, logs: dict[str, float]) -> dict[str, float]:
+        """Record batch ``batch_index`` (0-based) and return its own values."""
+        values = {}
+        for key, mean in logs.items():
+            mean = float(mean)
+            earlier = self.previous.get(key)
+            value = mean if batch_index == 0 or earlier is None else (batch_index + 1) * mean - batch_index * earlier
+            self.previous[key] = mean
+            values[key] = value
+            self.pending.setdefault(key, []).append(value)
+        return values
+
+    def take(self) -> dict[str, float]:
+        """Mean of each metric over the batches since the last call."""
+        taken = {key: float(np.mean(values)) for key, values in self.pending.items() if values}
+        self.pending.clear()
+        return taken
+
+
+class CurveBuffer:
+    """x/y points with bounded memory: when full, every other point is dropped and from then on
+    only every second new point is kept, so a long run keeps an even overview of its history."""
+
+    def __init__(self, capacity: int = 4000):
+        self.capacity = capacity
+        self.x = np.empty(capacity, np.float64)
+        self.y = np.empty(capacity, np.float64)
+        self.size = 0
+        self.stride = 1
+        self.skipped = 0
+
+    def append(self, x: float, y: float) -> None:
+        self.skipped += 1
+        if self.skipped < self.stride:
+            return
+        self.skipped = 0
+        if self.size == self.capacity:
+            half = self.capacity // 2
+            self.x[:half] = self.x[: self.capacity : 2]
+            self.y[:half] = self.y[: self.capacity : 2]
+            self.size = half
+            self.stride *= 2
+        self.x[self.size], self.y[self.size] = x, y
+        self.size += 1
+
+    def clear(self) -> None:
+        self.size, self.stride, self.skipped = 0, 1, 0
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[: self.size], self.y[: self.size]
+
+
+def smoothed(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average with TensorBoard's debiasing, so the start is not dragged to 0."""
+    out = np.empty_like(values, dtype=np.float64)
+    average = 0.0
+    for i, value in enumerate(values):
+        average = weight * average + (1 - weight) * value
+        out[i] = average / (1 - weight ** (i + 1))
+    return out
+
+
+def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], int]:
+    """Arrange a first-layer kernel as a grid of tiles with 1-px gaps (NaN).
+
+    Dense ``(784, units)`` → 28×28 tiles, one per unit; Conv2D ``(kh, kw, channels, filters)`` →
+    kh×kw tiles, one per filter (channels averaged). Returns the mosaic, the tile shape, the grid
+    (rows, cols) and how many tiles it shows.
+    """
+    if kernel.ndim == 2 and kernel.shape[0] == 784:
+        tiles = kernel.T.reshape(-1, 28, 28)
+    elif kernel.ndim == 4:
+        tiles = kernel.mean(axis=2).transpose(2, 0, 1)
+    else:
+        raise ValueError(f"cannot draw a first-layer kernel of shape {kernel.shape}")
+    tiles = tiles[:max_tiles]
+    count, height, width = tiles.shape
+    cols = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / cols)
+    mosaic = np.full((rows * (height + 1) - 1, cols * (width + 1) - 1), np.nan, np.float32)
+    for index, tile in enumerate(tiles):
+        r, c = divmod(index, cols)
+        mosaic[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = tile
+    return mosaic, (height, width), (rows, cols), count
+
+
+def tile_at(row: float, col: float, tile: tuple[int, int], grid: tuple[int, int], count: int) -> int | None:
+    """Index of the tile under mosaic coordinates (row, col), or None over a gap or outside."""
+    r, dr = divmod(int(math.floor(row)), tile[0] + 1)
+    c, dc = divmod(int(math.floor(col)), tile[1] + 1)
+    if row < 0 or col < 0 or r >= grid[0] or c >= grid[1] or dr == tile[0] or dc == tile[1]:
+        return None
+    index = r * grid[1] + c
+    return index if index < count else None
+
+
+def format_eta(seconds: float) -> str:
+    """``0:42`` or ``1:02:03``; ``–`` when unknown."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class TrainingControl:
+    """Stop, pause and learning-rate requests from the GUI thread to the training thread.
+
+    Plain ``threading`` primitives: the training thread is busy inside ``model.fit`` and cannot
+    run queued Qt slots, so it polls this between batches. Pausing waits on an Event, which
+    releases the GIL, so the GUI stays smooth while training is paused.
+    """
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._abandoned = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._lock = threading.Lock()
+        self._learning_rate: float | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run wakes up to stop
+
+    def abandon(self) -> None:
+        """Stop and skip the final scoring: the app is closing and nobody will read it."""
+        self._abandoned.set()
+        self.stop()
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def set_learning_rate(self, rate: float) -> None:
+        with self._lock:
+            self._learning_rate = rate
+
+    def take_learning_rate(self) -> float | None:
+        """The learning rate asked for since the last call, if any."""
+        with self._lock:
+            rate, self._learning_rate = self._learning_rate, None
+        return rate
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.1):
+            pass
