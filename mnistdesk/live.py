@@ -35,12 +35,15 @@ class BatchValues:
     def __init__(self):
         self.previous: dict[str, float] = {}
         self.pending: dict[str, list[float]] = {}
+        self.count = 0  # batches seen this epoch
 
     def start_epoch(self) -> None:
         self.previous.clear()
+        self.count = 0
 
     def add(self, batch_index: int, logs: dict[str, float]) -> dict[str, float]:
         """Record batch ``batch_index`` (0-based) and return its own values."""
+        self.count = batch_index + 1
         values = {}
         for key, mean in logs.items():
             mean = float(mean)

@@ -159,7 +159,9 @@ class LiveCallback(keras.callbacks.Callback):
         if self.nan_message is not None:
             return
         self._snapshot()
-        self.on_epoch({"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()}})
+        # A run stopped mid-epoch still validates; place that point where training stopped.
+        progress = min(epoch + 1, epoch + (self.values.count / self.steps))
+        self.on_epoch({"epoch": epoch + 1, "progress": progress, **{key: float(value) for key, value in (logs or {}).items()}})
 
     def _emit_batch(self, batch: int) -> None:
         now = time.perf_counter()

@@ -7,6 +7,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import gc
 import urllib.error
 import urllib.request
 
@@ -35,6 +36,21 @@ def keras_home(tmp_path, monkeypatch):
     home = tmp_path / "keras_home"
     monkeypatch.setenv("KERAS_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_in_the_main_thread():
+    """As in the app: no automatic cyclic GC, which could run in a worker thread and destroy
+    Qt objects there (a deadlock seen in this suite); collect after each test instead."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_after_test():
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

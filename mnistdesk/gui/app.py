@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -28,6 +29,11 @@ def create_app() -> QApplication:
     app.setApplicationName("mnistdesk")
     app.setWindowIcon(QIcon(str(paths.ASSETS_DIR / "icon.png")))
     configure_pyqtgraph()
+    if not hasattr(app, "garbage_collector"):
+        # Python's cyclic GC runs in whichever thread happens to allocate; if that is the
+        # training thread and the garbage holds Qt objects, Qt deadlocks or crashes. Collect
+        # on a timer in the GUI thread instead (pyqtgraph's recipe).
+        app.garbage_collector = GarbageCollector(interval=1.0)
     return app
 
 

@@ -158,6 +158,16 @@ class MainWindow(QMainWindow):
             self.addDockWidget(area, dock)
             self.docks[key] = dock
         self.splitDockWidget(self.docks["curves"], self.docks["weights"], Qt.Orientation.Horizontal)
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)
+
+    def _default_dock_sizes(self) -> None:
+        """First start: a big canvas, a slim control column, curves and weights below."""
+        docks = self.docks
+        self.resizeDocks([docks["train"]], [290], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["eye"]], [330], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["eye"], docks["prediction"]], [280, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["curves"]], [250], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["curves"], docks["weights"]], [600, 350], Qt.Orientation.Horizontal)
 
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -424,8 +434,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         state = self.settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        if not (isinstance(state, QByteArray) and self.restoreState(state)):
+            self._default_dock_sizes()
         index = self.mode_box.findData(self.settings.value("preprocess/mode", "mnist"))
         self.mode_box.setCurrentIndex(max(index, 0))
 

@@ -77,7 +77,7 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.done.connect(self.thread.quit)
         self.thread.finished.connect(self._on_thread_finished)
-        self.curves.clear()
+        self.curves.reset()
         self.panel.set_running(True)
         self.running_changed.emit(True)
         self.thread.start()
@@ -106,6 +106,7 @@ class TrainingController(QObject):
             self.worker.control.abandon()
             self.thread.quit()
             self.thread.wait(SHUTDOWN_WAIT_MS)
+        self.blockSignals(True)  # updates still queued from the worker must not reach a closed window
 
     def dataset_source(self) -> str | None:
         data = self.panel.dataset.currentData()
@@ -148,15 +149,19 @@ class TrainingController(QObject):
         self.predictor_changed.emit(self.engine)
 
     def _on_worker_finished(self, metadata: dict) -> None:
-        self.panel.show_status(f"Done: test accuracy {metadata['test_accuracy']:.2%}")
+        self._report(f"Done in {metadata['train_seconds']:.0f} s: test accuracy {metadata['test_accuracy']:.2%} — File → Save model as… keeps it")
         self.model_trained.emit(self.worker.model, metadata)
 
     def _on_worker_stopped(self, metadata: dict) -> None:
         if metadata:
-            self.panel.show_status(f"Stopped: test accuracy {metadata['test_accuracy']:.2%}")
+            self._report(f"Stopped: test accuracy {metadata['test_accuracy']:.2%} so far")
             self.model_trained.emit(self.worker.model, metadata)
         else:
-            self.panel.show_status("Cancelled")
+            self._report("Cancelled")
+
+    def _report(self, text: str) -> None:
+        self.panel.show_status(text.split(" — ")[0])
+        self.message.emit(text)
 
     def _on_worker_failed(self, title: str, message: str) -> None:
         self.panel.show_status(title)

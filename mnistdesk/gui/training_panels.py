@@ -123,10 +123,9 @@ class TrainPanel(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
 
     def show_status(self, text: str, busy: bool = False) -> None:
-        if busy:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1000)
+        self.progress.setRange(0, 0 if busy else 1000)
+        if self.progress.value() < 0:  # Qt hides the text of a bar that has no value
+            self.progress.setValue(0)
         self.progress.setFormat(text)
 
     def show_download(self, done: int, total: int) -> None:
@@ -154,14 +153,13 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
         self.buffers = {key: CurveBuffer() for key in ("loss", "accuracy")}
         self.validation = {key: ([], []) for key in ("loss", "accuracy")}
         self.raw, self.smooth, self.markers = {}, {}, {}
-        for row, key in enumerate(("loss", "accuracy")):
-            plot = self.addPlot(row=row, col=0)
-            plot.setLabel("left", key)
+        for col, key in enumerate(("loss", "accuracy")):
+            plot = self.addPlot(row=0, col=col, title=key)
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
-            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10))
+            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10), labelTextSize="8pt")
             colour = TRAIN_COLOURS[key]
             self.raw[key] = plot.plot(pen=pg.mkPen((*colour, 60), width=1))
             self.smooth[key] = plot.plot(pen=pg.mkPen(colour, width=2), name="train (smoothed)")
@@ -169,7 +167,7 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             if key == "accuracy":
                 plot.setYRange(0, 1, padding=0.02)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         for key in self.buffers:
             self.buffers[key].clear()
             self.validation[key] = ([], [])
@@ -188,7 +186,7 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
         for key in self.buffers:
             if f"val_{key}" in info:
                 xs, ys = self.validation[key]
-                xs.append(float(info["epoch"]))
+                xs.append(float(info.get("progress", info["epoch"])))
                 ys.append(info[f"val_{key}"])
                 self.markers[key].setData(xs, ys)
 

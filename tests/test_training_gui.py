@@ -1,0 +1,205 @@
+"""Live training in the app: the worker thread, its controls, and the faults a user can cause."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, QThread
+from PySide6.QtWidgets import QMessageBox
+
+from mnistdesk.gui.app import configure_pyqtgraph
+from mnistdesk.gui.main_window import MainWindow
+from mnistdesk.gui.worker import TrainingWorker
+from mnistdesk.models import TrainConfig, read_metadata
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def run_worker(qtbot):
+    """Start a worker in a QThread the way the app does; always joined at the end."""
+    started = []
+
+    def start(config: TrainConfig, source: str) -> TrainingWorker:
+        thread = QThread()
+        worker = TrainingWorker(config, source)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.done.connect(thread.quit)
+        # Recorded from the start: a fast failure can be emitted before a test begins to wait.
+        worker.records = {"batch": [], "epoch": [], "weights": [], "failed": []}
+        worker.batch_done.connect(worker.records["batch"].append)
+        worker.epoch_done.connect(worker.records["epoch"].append)
+        worker.weights_changed.connect(worker.records["weights"].append)
+        worker.failed.connect(lambda title, message: worker.records["failed"].append((title, message)))
+        started.append((thread, worker))
+        thread.start()
+        return worker
+
+    yield start
+    for thread, worker in started:
+        worker.control.abandon()
+        thread.quit()
+        assert thread.wait(TIMEOUT_MS)
+
+
+def test_worker_trains_a_tiny_model_for_one_epoch(run_worker, qtbot, tiny_npz):
+    config = TrainConfig("dense", str(tiny_npz), epochs=1, batch_size=32, seed=1)
+    worker = run_worker(config, str(tiny_npz))
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS) as finished:
+        pass
+    metadata = finished.args[0]
+    assert metadata["architecture"] == "dense" and len(metadata["history"]["loss"]) == 1
+    assert metadata["test_n"] == 100 and 0.3 < metadata["test_accuracy"] <= 1
+    assert worker.records["epoch"] and "val_accuracy" in worker.records["epoch"][0]
+    assert worker.records["weights"], "no weight snapshot reached the GUI"
+    snapshot = worker.records["weights"][-1]
+    assert isinstance(snapshot[1][0], np.ndarray) and snapshot[1][0].shape == (784, 512)
+
+
+def test_stop_takes_effect_within_a_batch(run_worker, qtbot, tiny_npz):
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=200, batch_size=8), str(tiny_npz))
+    qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
+    stopped_at = time.perf_counter()
+    with qtbot.waitSignal(worker.stopped, timeout=TIMEOUT_MS) as stopped:
+        worker.control.stop()
+    assert time.perf_counter() - stopped_at < 5
+    assert len(stopped.args[0]["history"]["loss"]) < 200
+
+
+def test_pause_holds_training_and_resume_goes_on(run_worker, qtbot, tiny_npz):
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=3, batch_size=8), str(tiny_npz))
+    qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
+    worker.control.pause()
+    qtbot.wait(300)
+    count = len(worker.records["batch"])
+    qtbot.wait(700)
+    assert len(worker.records["batch"]) == count, "batches went on while paused"
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS):
+        worker.control.resume()
+
+
+def test_learning_rate_change_applies_from_the_next_batch(run_worker, qtbot, tiny_npz):
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=50, batch_size=8, learning_rate=1e-3), str(tiny_npz))
+    qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
+    worker.control.set_learning_rate(0.0123)
+    qtbot.waitUntil(lambda: worker.records["batch"][-1]["learning_rate"] == pytest.approx(0.0123), timeout=TIMEOUT_MS)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_weights(run_worker, qtbot, tiny_npz):
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=20, batch_size=8, optimizer="sgd", learning_rate=1e12), str(tiny_npz))
+    with qtbot.waitSignal(worker.failed, timeout=TIMEOUT_MS) as failed:
+        pass
+    title, message = failed.args
+    assert "no longer a number" in title and "lower learning rate" in message
+    assert all(np.isfinite(w).all() for w in worker.model.get_weights())
+    assert all(np.isfinite(w).all() for layer in worker.records["weights"][-1] for w in layer)
+
+
+def test_unavailable_dataset_fails_with_its_reason(run_worker, qtbot):
+    worker = run_worker(TrainConfig("lean", "mnist", epochs=1), "mnist")
+    qtbot.waitUntil(lambda: bool(worker.records["failed"]), timeout=TIMEOUT_MS)
+    title, message = worker.records["failed"][0]
+    assert title == "Dataset unavailable" and "--dataset sample" in message
+
+
+def test_an_exception_in_training_is_reported_not_raised(run_worker, qtbot, tiny_npz, monkeypatch):
+    import mnistdesk.training
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("GPU on fire")
+
+    monkeypatch.setattr(mnistdesk.training, "fit", broken)
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=1), str(tiny_npz))
+    qtbot.waitUntil(lambda: bool(worker.records["failed"]), timeout=TIMEOUT_MS)
+    title, message = worker.records["failed"][0]
+    assert title == "Training failed" and "GPU on fire" in message
+
+
+# -- the whole window -------------------------------------------------------------------------
+@pytest.fixture
+def window(qtbot, tmp_path, tiny_npz, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
+    configure_pyqtgraph()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, preload_tensorflow=False)
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.training.panel
+    panel.dataset.insertItem(0, str(tiny_npz), str(tiny_npz))
+    panel.dataset.setCurrentIndex(0)
+    panel.architecture.setCurrentIndex(panel.architecture.findData("dense"))
+    panel.batch_size.setValue(32)
+    panel.epochs.setValue(2)
+    yield window
+    window.training.shutdown()
+
+
+def test_train_button_trains_and_the_drawing_is_rescored_live(window, qtbot, sample):
+    window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
+    scored = []
+    window.prediction_made.connect(scored.append)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.panel.train_button.click()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert len(scored) >= 3, "the drawing was not re-scored as the weights changed"
+    assert window.unsaved and "unsaved" in window.model_label.text()
+    assert window.training.curves.buffers["loss"].size > 0
+    assert window.training.weights.layout_info[0] == (28, 28)
+    assert window.training.panel.train_button.isEnabled()
+
+
+def test_pressing_train_twice_starts_one_run(window, qtbot):
+    assert window.training.start()
+    thread = window.training.thread
+    assert not window.training.start()
+    window.training.panel.train_button.click()
+    assert window.training.thread is thread
+    window.training.stop()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+
+
+def test_closing_mid_training_exits_within_two_seconds(window, qtbot):
+    window.training.panel.epochs.setValue(500)
+    window.training.start()
+    qtbot.waitUntil(lambda: window.training.curves.buffers["loss"].size > 0, timeout=TIMEOUT_MS)
+    thread = window.training.thread
+    started = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - started < 2
+    assert thread is None or thread.isFinished()
+
+
+def test_saving_a_trained_model_then_reopening_it(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    target = tmp_path / "mine.keras"
+    assert window.save_model_to(target)
+    assert not window.unsaved and read_metadata(target)["architecture"] == "dense"
+    assert window.open_model(target)
+    assert str(target) in window._recent_models()
+
+
+def test_offline_download_offers_the_sample(window, qtbot, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: asked.append(args[2]) or QMessageBox.StandardButton.No)
+    panel = window.training.panel
+    panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
+    window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert asked and "bundled sample" in asked[0]
+
+
+def test_closing_with_an_unsaved_model_asks_first(window, qtbot, monkeypatch):
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.Cancel)
+    assert not window.close()
+    assert asked == ["Save the trained model?"] and window.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
+    assert window.close()
