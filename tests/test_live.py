@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from mnistdesk.live import BatchValues, CurveBuffer, Throttle, TrainingControl, format_eta, smoothed, tile_at, weight_mosaic
+from mnistdesk.live import RunningMeans, CurveBuffer, Throttle, TrainingControl, format_eta, tile_at, weight_mosaic
 
 
 def test_throttle_goes_by_time_not_by_count():
@@ -16,17 +16,17 @@ def test_throttle_goes_by_time_not_by_count():
     assert [throttle.ready() for _ in range(6)] == [True, False, False, True, False, True]
 
 
-def test_batch_values_recover_each_batch_from_running_means():
-    values = BatchValues()
-    values.start_epoch()
-    losses = [2.0, 1.0, 0.6, 0.2]
-    means = np.cumsum(losses) / np.arange(1, 5)
-    recovered = [values.add(i, {"loss": m})["loss"] for i, m in enumerate(means)]
-    np.testing.assert_allclose(recovered, losses)
-    assert values.take() == {"loss": pytest.approx(np.mean(losses))}
-    assert values.take() == {}
-    values.start_epoch()
-    assert values.add(0, {"loss": 5.0})["loss"] == 5.0
+def test_running_means_give_the_mean_since_the_last_reading():
+    means = RunningMeans()
+    means.start_epoch()
+    losses = [2.0, 1.0, 0.6, 0.2, 0.4]
+    running = np.cumsum(losses) / np.arange(1, 6)
+    assert means.since_last(1, {"loss": running[0]}) == {"loss": pytest.approx(2.0)}
+    assert means.since_last(4, {"loss": running[3]}) == {"loss": pytest.approx(np.mean(losses[1:4]))}
+    assert means.since_last(4, {"loss": running[3]}) == {}
+    assert means.since_last(5, {"loss": running[4]}) == {"loss": pytest.approx(0.4)}
+    means.start_epoch()
+    assert means.since_last(2, {"loss": 3.0}) == {"loss": pytest.approx(3.0)}
 
 
 def test_curve_buffer_memory_is_bounded_and_keeps_the_whole_run():
@@ -41,7 +41,10 @@ def test_curve_buffer_memory_is_bounded_and_keeps_the_whole_run():
 
 
 def test_smoothing_starts_at_the_first_value_and_follows_the_trend():
-    out = smoothed(np.array([2.0, 2.0, 1.0, 1.0, 1.0]), weight=0.5)
+    buffer = CurveBuffer(smoothing=0.5)
+    for step, value in enumerate([2.0, 2.0, 1.0, 1.0, 1.0]):
+        buffer.append(step, value)
+    out = buffer.smoothed()
     assert out[0] == pytest.approx(2.0)
     assert 1.0 < out[-1] < out[2] < 2.0
 

@@ -238,7 +238,7 @@ class MainWindow(QMainWindow):
         first_layer = getattr(predictor, "first_layer_weights", None)
         self.training.weights.show_kernel(first_layer() if first_layer else None)
         self._update_model_label()
-        self._predict_now()
+        self._score()
 
     def _update_model_label(self, training: bool = False) -> None:
         metadata, path = self.model_metadata, self.model_path
@@ -318,7 +318,7 @@ class MainWindow(QMainWindow):
     def _on_training_predictor_changed(self, engine: Engine) -> None:
         """A new weight snapshot (at most ~10 a second): re-score the drawing with it."""
         self.predictor = engine
-        self._predict_now()
+        self._score()
 
     def _on_training_run_started(self, info: dict) -> None:
         self.model_metadata = {"architecture": info["architecture"], "dataset": info["dataset"]}
@@ -394,12 +394,16 @@ class MainWindow(QMainWindow):
 
     def _predict_now(self) -> None:
         """canvas → preprocess → predictor → panels; an empty canvas predicts nothing."""
-        image = preprocess(self.canvas.ink(), self.mode_box.currentData())
+        self.last_input = preprocess(self.canvas.ink(), self.mode_box.currentData())
+        self.eye.show_input(self.last_input)
+        self._score()
+
+    def _score(self) -> None:
+        """Run the current predictor on the current input (new weights, same drawing)."""
         probabilities = None
-        if image is not None and self.predictor is not None:
-            probabilities = self.predictor.predict(image)[0]
-        self.last_input, self.last_probabilities = image, probabilities
-        self.eye.show_input(image)
+        if self.last_input is not None and self.predictor is not None:
+            probabilities = self.predictor.predict(self.last_input)[0]
+        self.last_probabilities = probabilities
         self.softmax.show_probabilities(probabilities)
         self.prediction_made.emit(probabilities)
 

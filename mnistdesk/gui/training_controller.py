@@ -3,6 +3,8 @@ turns the worker's plain-value signals into panel updates and a live numpy predi
 
 from __future__ import annotations
 
+import gc
+
 from PySide6.QtCore import QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
@@ -77,7 +79,7 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.done.connect(self.thread.quit)
         self.thread.finished.connect(self._on_thread_finished)
-        self.curves.reset()
+        self.curves.reset(config.epochs)
         self.panel.set_running(True)
         self.running_changed.emit(True)
         self.thread.start()
@@ -125,6 +127,9 @@ class TrainingController(QObject):
         self.message.emit(text)
 
     def _on_worker_model_ready(self, engine: Engine) -> None:
+        # TensorFlow's ~1M long-lived objects would make every full GC pass (in the GUI thread,
+        # see app.py) stall the window for 100+ ms; take them out of the collector's sight.
+        gc.freeze()
         self.engine = engine
         self.weights.show_kernel(engine.first_layer_weights())
         worker = self.worker
@@ -182,6 +187,7 @@ class TrainingController(QObject):
         QMessageBox.critical(self.window, title, message)
 
     def _on_thread_finished(self) -> None:
+        self.curves.flush()
         self.worker.deleteLater()
         self.thread.deleteLater()
         self.worker = self.thread = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mnistdesk.live import CurveBuffer, format_eta, smoothed, tile_at, weight_mosaic
+from mnistdesk.live import CurveBuffer, format_eta, tile_at, weight_mosaic
 from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, OPTIMIZERS
 
 DATASET_LABELS = {"sample": "Bundled sample (5,000 digits, offline)", "mnist": "MNIST (70,000, download 11 MB)", "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)"}
@@ -145,42 +145,60 @@ class TrainPanel(QWidget):
 
 class CurvesPanel(pg.GraphicsLayoutWidget):
     """Loss and accuracy against (fractional) epochs: raw per-batch values faint, smoothed bold,
-    validation as markers at each epoch's end. Memory stays bounded on long runs."""
+    validation as markers at each epoch's end. Memory stays bounded on long runs.
+
+    Data arrives at ~25 Hz but is drawn at most every ``REDRAW_MS``, and the axes' ranges move
+    only when the data leaves them: on two CPU cores every millisecond spent repainting plots
+    (tick labels above all) is taken from training.
+    """
+
+    REDRAW_MS = 150
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setToolTip("Training loss and accuracy per batch (faint: raw, bold: smoothed);\nmarkers: validation on the test split after each epoch")
         self.buffers = {key: CurveBuffer() for key in ("loss", "accuracy")}
-        self.validation = {key: ([], []) for key in ("loss", "accuracy")}
-        self.raw, self.smooth, self.markers = {}, {}, {}
+        self.validation: dict[str, tuple[list, list]] = {}
+        self.plots, self.raw, self.smooth, self.markers = {}, {}, {}, {}
         for col, key in enumerate(("loss", "accuracy")):
             plot = self.addPlot(row=0, col=col, title=key)
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
+            plot.disableAutoRange()
             plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10), labelTextSize="8pt")
             colour = TRAIN_COLOURS[key]
-            self.raw[key] = plot.plot(pen=pg.mkPen((*colour, 60), width=1))
-            self.smooth[key] = plot.plot(pen=pg.mkPen(colour, width=2), name="train (smoothed)")
+            self.raw[key] = plot.plot(pen=pg.mkPen((*colour, 60), width=1), antialias=False)
+            self.smooth[key] = plot.plot(pen=pg.mkPen(colour, width=2), name="train (smoothed)", antialias=False)
             self.markers[key] = plot.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=(30, 30, 30), name="validation")
-            if key == "accuracy":
-                plot.setYRange(0, 1, padding=0.02)
+            self.plots[key] = plot
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setSingleShot(True)
+        self.redraw_timer.setInterval(self.REDRAW_MS)
+        self.redraw_timer.timeout.connect(self._on_redraw_timer_timeout)
+        self.reset(epochs=1)
 
-    def reset(self) -> None:
+    def reset(self, epochs: int) -> None:
+        """Empty plots for a run of ``epochs`` epochs."""
+        self.redraw_timer.stop()
+        self.epochs = epochs
+        self.top_loss = 0.0
         for key in self.buffers:
             self.buffers[key].clear()
             self.validation[key] = ([], [])
             for item in (self.raw[key], self.smooth[key], self.markers[key]):
                 item.setData([], [])
+            self.plots[key].setXRange(0, epochs, padding=0.02)
+        self.plots["accuracy"].setYRange(0, 1, padding=0.02)
+        self.plots["loss"].setYRange(0, 1, padding=0.02)
 
     def add_batch(self, info: dict) -> None:
         for key in self.buffers:
             if key in info:
                 self.buffers[key].append(info["progress"], info[key])
-                x, y = self.buffers[key].data()
-                self.raw[key].setData(x, y)
-                self.smooth[key].setData(x, smoothed(y))
+        if not self.redraw_timer.isActive():
+            self.redraw_timer.start()
 
     def add_epoch(self, info: dict) -> None:
         for key in self.buffers:
@@ -189,6 +207,29 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
                 xs.append(float(info.get("progress", info["epoch"])))
                 ys.append(info[f"val_{key}"])
                 self.markers[key].setData(xs, ys)
+        self._on_redraw_timer_timeout()
+
+    def flush(self) -> None:
+        """Draw whatever is pending now (e.g. when a run ends)."""
+        if self.redraw_timer.isActive():
+            self.redraw_timer.stop()
+            self._on_redraw_timer_timeout()
+
+    def _on_redraw_timer_timeout(self) -> None:
+        for key, buffer in self.buffers.items():
+            x, y = buffer.data()
+            self.raw[key].setData(x, y)
+            self.smooth[key].setData(x, buffer.smoothed())
+        x, losses = self.buffers["loss"].data()
+        if len(losses):
+            highest = max(float(np.nanmax(losses)), max(self.validation["loss"][1], default=0.0))
+            if highest > self.top_loss or highest < self.top_loss / 3:  # rescale rarely
+                self.top_loss = highest
+                self.plots["loss"].setYRange(0, highest * 1.05, padding=0)
+            if x[-1] > self.epochs:
+                self.epochs = int(np.ceil(x[-1]))
+                for plot in self.plots.values():
+                    plot.setXRange(0, self.epochs, padding=0.02)
 
 
 class WeightsPanel(pg.GraphicsLayoutWidget):

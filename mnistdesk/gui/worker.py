@@ -75,6 +75,7 @@ class TrainingWorker(QObject):
             on_batch=self.batch_done.emit,
             on_epoch=self.epoch_done.emit,
             on_weights=self.weights_changed.emit,
+            weights_interval=0.2,
         )
         self.status.emit("Training…")
         started = time.perf_counter()
