@@ -90,6 +90,42 @@ def bench_startup(rounds: int) -> dict:
     }
 
 
+def bench_training(rounds: int, epochs: int) -> dict:
+    """Plain ``model.fit`` vs. training through the app, in fresh processes, interleaved.
+
+    The dense model (the one most sensitive to per-batch overhead) on 60,000 MNIST-shaped
+    digits (the sample's training digits repeated 15 times), batch 128.
+    """
+    sample = load_dataset("sample")
+    folder = tempfile.mkdtemp(prefix="mnistdesk-bench-")
+    npz = os.path.join(folder, "mnist-shaped-60k.npz")
+    np.savez(
+        npz,
+        x_train=np.tile(sample.x_train, (15, 1, 1)),
+        y_train=np.tile(sample.y_train, 15),
+        x_test=np.tile(sample.x_test, (10, 1, 1)),
+        y_test=np.tile(sample.y_test, 10),
+    )
+    env = {**os.environ, "PROBE_DIR": folder, "XDG_CONFIG_HOME": folder}
+    probe = str(Path(__file__).with_name("train_probe.py"))
+    runs: dict[str, list[dict]] = {"plain": [], "app": []}
+    for _ in range(rounds):
+        for mode in ("plain", "app"):
+            out = subprocess.run([sys.executable, probe, mode, npz, "--epochs", str(epochs)], capture_output=True, text=True, env=env, check=True, timeout=600)
+            runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    ratios = [a["samples_per_s"] / p["samples_per_s"] for p, a in zip(runs["plain"], runs["app"])]
+    return {
+        "fit_samples_per_s_plain": round(statistics.median(r["samples_per_s"] for r in runs["plain"])),
+        "fit_samples_per_s_app": round(statistics.median(r["samples_per_s"] for r in runs["app"])),
+        "fit_app_over_plain_ratio_p50": round(statistics.median(ratios), 3),
+        "fit_app_over_plain_ratios": [round(r, 3) for r in ratios],
+        "ui_stall_ms_p99": round(statistics.median(r["ui_stall_ms_p99"] for r in runs["app"]), 1),
+        "ui_stall_ms_max": round(max(r["ui_stall_ms_max"] for r in runs["app"]), 1),
+        "train_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["app"])),
+        "plain_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["plain"])),
+    }
+
+
 def bench_accuracy() -> dict:
     """The shipped model on the sample's test digits, and on the same digits re-drawn."""
     sample = load_dataset("sample")
@@ -110,8 +146,15 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default prints it indented)")
     parser.add_argument("--rounds", type=int, default=200, help="paired rounds for the prediction timings")
     parser.add_argument("--startup-rounds", type=int, default=5, help="paired process launches")
+    parser.add_argument("--train-rounds", type=int, default=5, help="paired plain/app training runs")
+    parser.add_argument("--train-epochs", type=int, default=2, help="epochs per training run")
     args = parser.parse_args()
-    results = {**bench_prediction(args.rounds), **bench_startup(args.startup_rounds), **bench_accuracy()}
+    results = {
+        **bench_prediction(args.rounds),
+        **bench_startup(args.startup_rounds),
+        **bench_accuracy(),
+        **bench_training(args.train_rounds, args.train_epochs),
+    }
     print(json.dumps(results) if args.json else json.dumps(results, indent=2))
     return 0
 

@@ -8,6 +8,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
+import shiboken6  # noqa: E402
 
 from mnistdesk.gui.app import create_app  # noqa: E402
 from mnistdesk.gui.main_window import MainWindow  # noqa: E402
@@ -23,3 +24,4 @@ window._predict_now()
 ready = time.time()
 print(json.dumps({"ready": ready, "digit": int(np.argmax(window.last_probabilities)), "tensorflow_imported": "tensorflow" in sys.modules}))
 window.close()
+shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit

@@ -40,6 +40,7 @@ def plain(npz: str, config) -> dict:
 
 
 def app(npz: str, config) -> dict:
+    import shiboken6
     from PySide6.QtCore import QSettings, QTimer
 
     from mnistdesk.gui.app import create_app
@@ -99,6 +100,7 @@ def app(npz: str, config) -> dict:
     n_train = 60_000
     seconds = marks["end"] - marks["start"]
     window.close()
+    shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
     return {
         "samples_per_s": n_train * config.epochs / seconds,
         "ui_stall_ms_p99": float(np.percentile(lateness, 99)),

@@ -117,11 +117,10 @@ class LiveCallback(keras.callbacks.Callback):
         self.done_in_epoch = 0  # batches finished in the current epoch
         self.nan_message: str | None = None
         self.good_weights: list[np.ndarray] = []
-        self.started = self.last_emit = time.perf_counter()
-        self.seen_at_last_emit = 0.0
+        self.started = time.perf_counter()
 
     def on_train_begin(self, logs=None) -> None:
-        self.started = self.last_emit = time.perf_counter()
+        self.started = time.perf_counter()
         self._snapshot()
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
@@ -144,7 +143,6 @@ class LiveCallback(keras.callbacks.Callback):
             paused_at = time.perf_counter()
             self.control.wait_while_paused()
             self.started += time.perf_counter() - paused_at  # a pause is not training time
-            self.last_emit = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
@@ -169,11 +167,8 @@ class LiveCallback(keras.callbacks.Callback):
             self.nan_message = f"The loss became {values.get('loss')} in epoch {self.epoch + 1}, before batch {self.done_in_epoch + 1}."
             self.model.stop_training = True
             return
-        now = time.perf_counter()
         seen = (self.epoch * self.steps + self.done_in_epoch) * self.samples / self.steps
-        rate = (seen - self.seen_at_last_emit) / max(now - self.last_emit, 1e-9)
-        average = seen / max(now - self.started, 1e-9)
-        self.last_emit, self.seen_at_last_emit = now, seen
+        average = seen / max(time.perf_counter() - self.started, 1e-9)  # validation and pauses
         self.on_batch(
             {
                 **values,
@@ -182,7 +177,7 @@ class LiveCallback(keras.callbacks.Callback):
                 "batch": self.done_in_epoch,
                 "steps": self.steps,
                 "progress": self.epoch + self.done_in_epoch / self.steps,
-                "samples_per_s": rate,
+                "samples_per_s": average,
                 "eta_s": (self.samples * self.epochs - seen) / average if seen else math.inf,
                 "learning_rate": float(self.model.optimizer.learning_rate),
             }

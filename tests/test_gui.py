@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -196,3 +197,23 @@ def test_window_predicts_before_tensorflow_is_imported():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_app_starts_and_exits_cleanly(tmp_path):
+    """The real entry point: window up, quit, exit status 0 (no crash on the way out)."""
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from mnistdesk.gui import app as gui\n"
+        "create = gui.create_app\n"
+        "def create_and_quit():\n"
+        "    application = create()\n"
+        "    QTimer.singleShot(500, application.quit)\n"
+        "    return application\n"
+        "gui.create_app = create_and_quit\n"
+        "sys.exit(gui.run())\n"
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]

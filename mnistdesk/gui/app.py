@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
+import shiboken6
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
@@ -42,4 +43,8 @@ def run(model_path: Path | None = None) -> int:
     app = create_app()
     window = MainWindow(model_path)
     window.show()
-    return app.exec()
+    status = app.exec()
+    # Destroy the window while Qt is still up: left to interpreter shutdown, pyqtgraph's items
+    # are torn down in an arbitrary order and the process segfaults on its way out.
+    shiboken6.delete(window)
+    return status

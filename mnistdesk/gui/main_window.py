@@ -321,6 +321,7 @@ class MainWindow(QMainWindow):
         self._score()
 
     def _on_training_run_started(self, info: dict) -> None:
+        self.tensorflow_label.setText("TensorFlow: ready")  # the worker has imported it
         self.model_metadata = {"architecture": info["architecture"], "dataset": info["dataset"]}
         self.model_path, self.trained_model, self.unsaved = None, None, False
         self._update_model_label(training=True)
@@ -330,6 +331,8 @@ class MainWindow(QMainWindow):
         self._use_model(Engine.from_keras_model(model), None, metadata)
 
     def _on_training_running_changed(self, running: bool) -> None:
+        if running:
+            self.tensorflow_timer.stop()  # the worker imports TensorFlow itself
         for action in self.model_actions:
             action.setEnabled(not running)
 
