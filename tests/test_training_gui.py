@@ -22,9 +22,9 @@ def run_worker(qtbot):
     """Start a worker in a QThread the way the app does; always joined at the end."""
     started = []
 
-    def start(config: TrainConfig, source: str) -> TrainingWorker:
+    def start(config: TrainConfig) -> TrainingWorker:
         thread = QThread()
-        worker = TrainingWorker(config, source)
+        worker = TrainingWorker(config)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.done.connect(thread.quit)
@@ -47,7 +47,7 @@ def run_worker(qtbot):
 
 def test_worker_trains_a_tiny_model_for_one_epoch(run_worker, qtbot, tiny_npz):
     config = TrainConfig("dense", str(tiny_npz), epochs=1, batch_size=32, seed=1)
-    worker = run_worker(config, str(tiny_npz))
+    worker = run_worker(config)
     with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS) as finished:
         pass
     metadata = finished.args[0]
@@ -60,7 +60,7 @@ def test_worker_trains_a_tiny_model_for_one_epoch(run_worker, qtbot, tiny_npz):
 
 
 def test_stop_takes_effect_within_a_batch(run_worker, qtbot, tiny_npz):
-    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=200, batch_size=8), str(tiny_npz))
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=200, batch_size=8))
     qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
     stopped_at = time.perf_counter()
     with qtbot.waitSignal(worker.stopped, timeout=TIMEOUT_MS) as stopped:
@@ -70,7 +70,7 @@ def test_stop_takes_effect_within_a_batch(run_worker, qtbot, tiny_npz):
 
 
 def test_pause_holds_training_and_resume_goes_on(run_worker, qtbot, tiny_npz):
-    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=3, batch_size=8), str(tiny_npz))
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=3, batch_size=8))
     qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
     worker.control.pause()
     qtbot.wait(300)
@@ -82,14 +82,14 @@ def test_pause_holds_training_and_resume_goes_on(run_worker, qtbot, tiny_npz):
 
 
 def test_learning_rate_change_applies_from_the_next_batch(run_worker, qtbot, tiny_npz):
-    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=50, batch_size=8, learning_rate=1e-3), str(tiny_npz))
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=50, batch_size=8, learning_rate=1e-3))
     qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
     worker.control.set_learning_rate(0.0123)
     qtbot.waitUntil(lambda: worker.records["batch"][-1]["learning_rate"] == pytest.approx(0.0123), timeout=TIMEOUT_MS)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_weights(run_worker, qtbot, tiny_npz):
-    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=20, batch_size=8, optimizer="sgd", learning_rate=1e12), str(tiny_npz))
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=20, batch_size=8, optimizer="sgd", learning_rate=1e12))
     with qtbot.waitSignal(worker.failed, timeout=TIMEOUT_MS) as failed:
         pass
     title, message = failed.args
@@ -99,7 +99,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_weights(run_worker, qtbot, tiny_
 
 
 def test_unavailable_dataset_fails_with_its_reason(run_worker, qtbot):
-    worker = run_worker(TrainConfig("lean", "mnist", epochs=1), "mnist")
+    worker = run_worker(TrainConfig("lean", "mnist", epochs=1))
     qtbot.waitUntil(lambda: bool(worker.records["failed"]), timeout=TIMEOUT_MS)
     title, message = worker.records["failed"][0]
     assert title == "Dataset unavailable" and "--dataset sample" in message
@@ -112,7 +112,7 @@ def test_an_exception_in_training_is_reported_not_raised(run_worker, qtbot, tiny
         raise RuntimeError("GPU on fire")
 
     monkeypatch.setattr(mnistdesk.training, "fit", broken)
-    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=1), str(tiny_npz))
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=1))
     qtbot.waitUntil(lambda: bool(worker.records["failed"]), timeout=TIMEOUT_MS)
     title, message = worker.records["failed"][0]
     assert title == "Training failed" and "GPU on fire" in message

@@ -21,7 +21,7 @@ class TrainingController(QObject):
     """Train / Pause / Stop for one run at a time."""
 
     predictor_changed = Signal(object)  # Engine with the newest weights
-    run_started = Signal(object)  # dict: architecture, dataset, class_names
+    run_started = Signal(object)  # dict: architecture, dataset
     model_trained = Signal(object, object)  # Keras model, metadata: a finished or stopped run
     running_changed = Signal(bool)
     message = Signal(str)
@@ -65,7 +65,7 @@ class TrainingController(QObject):
         )
         self._save_options()
         self.thread = QThread(self)
-        self.worker = TrainingWorker(config, source)
+        self.worker = TrainingWorker(config)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.status.connect(self._on_worker_status)
@@ -133,7 +133,7 @@ class TrainingController(QObject):
         self.engine = engine
         self.weights.show_kernel(engine.first_layer_weights())
         worker = self.worker
-        self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.dataset_source})
+        self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset})
         self.predictor_changed.emit(engine)
 
     def _on_worker_batch_done(self, info: dict) -> None:

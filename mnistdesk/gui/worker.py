@@ -30,10 +30,9 @@ class TrainingWorker(QObject):
     failed = Signal(str, str)  # title, message
     done = Signal()  # after any of finished / stopped / failed: time to quit the thread
 
-    def __init__(self, config: Any, dataset_source: str):
+    def __init__(self, config: Any):
         super().__init__()
-        self.config = config
-        self.dataset_source = dataset_source
+        self.config = config  # a TrainConfig; ``config.dataset`` names the data to load
         self.control = TrainingControl()
         self.model: Any = None
         self.metadata: dict | None = None
@@ -54,8 +53,8 @@ class TrainingWorker(QObject):
             self.done.emit()
 
     def _run(self) -> None:
-        self.status.emit(f"Loading {self.dataset_source}…")
-        dataset = load_dataset(self.dataset_source, progress=self._on_download_progress)
+        self.status.emit(f"Loading {self.config.dataset}…")
+        dataset = load_dataset(self.config.dataset, progress=self._on_download_progress)
         if self.control.stop_requested:
             self.stopped.emit({})
             return
