@@ -203,3 +203,24 @@ def test_closing_with_an_unsaved_model_asks_first(window, qtbot, monkeypatch):
     assert asked == ["Save the trained model?"] and window.isVisible()
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
     assert window.close()
+
+
+def test_hovering_a_weight_tile_names_the_unit_and_its_range(qtbot):
+    from PySide6.QtCore import QPointF
+
+    from mnistdesk.gui.training_panels import WeightsPanel
+
+    configure_pyqtgraph()
+    panel = WeightsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(400, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    kernel = np.zeros((784, 64), np.float32)
+    kernel[:, 9] = np.linspace(-0.5, 0.25, 784)
+    panel.show_kernel(kernel)
+    qtbot.wait(50)  # the view fits itself to the new image on the next event-loop pass
+    assert panel.image.levels is not None and tuple(panel.image.levels) == (-0.5, 0.5)
+    # unit 9 sits in grid row 1, column 1 of an 8×8 grid of 28×28 tiles with 1-px gaps
+    panel._on_scene_mouse_moved(panel.view.mapViewToScene(QPointF(29 + 10, 29 + 10)))
+    assert panel.hover_text == "unit 9: min -0.500, max 0.250"

@@ -249,6 +249,7 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.layout_info: tuple | None = None
         self.tiles: np.ndarray | None = None
         self.kind = "unit"
+        self.hover_text = ""
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
     def show_kernel(self, kernel: np.ndarray | None) -> None:
@@ -269,10 +270,11 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         tile, grid, count = self.layout_info
         index = tile_at(point.y(), point.x(), tile, grid, count)
         if index is None:
+            self.hover_text = ""
             QToolTip.hideText()
             return
         r, c = divmod(index, grid[1])
         values = self.tiles[r * (tile[0] + 1) : r * (tile[0] + 1) + tile[0], c * (tile[1] + 1) : c * (tile[1] + 1) + tile[1]]
         text = f"{self.kind} {index}: min {values.min():.3f}, max {values.max():.3f}"
         self.hover_text = text
-        QToolTip.showText(self.mapToGlobal(self.mapFromScene(position).toPoint()), text, self)
+        QToolTip.showText(self.mapToGlobal(self.mapFromScene(position)), text, self)
