@@ -43,10 +43,10 @@ def timed(function) -> float:
 
 def bench_prediction(rounds: int) -> dict:
     """The live path (numpy engine) against Keras's single-image predict, interleaved."""
-    import keras
+    from mnistdesk.models import load_model
 
     engine = load_predictor(paths.SHIPPED_MODEL_PATH)
-    model = keras.saving.load_model(paths.SHIPPED_MODEL_PATH, compile=False, safe_mode=True)
+    model = load_model(paths.SHIPPED_MODEL_PATH)
     sample = load_dataset("sample")
     canvas = redraw(sample.x_test[0], np.random.default_rng(0))
     image = preprocess(canvas)

@@ -97,7 +97,8 @@ def app(npz: str, config) -> dict:
     window.training.worker.epoch_done.connect(on_epoch)
     application.exec()
     ticker.stop()
-    n_train = 60_000
+    with np.load(npz) as archive:
+        n_train = len(archive["y_train"])
     seconds = marks["end"] - marks["start"]
     window.close()
     shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistdesk import paths
+from mnistdesk.files import replacing
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -173,26 +173,21 @@ def _sha256(path: Path) -> str:
 
 def _download(url: str, dest: Path, progress: Progress | None, sha256: str | None = None) -> None:
     """Fetch ``url`` to ``dest`` atomically, failing fast and clearly when offline."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            done = 0
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                done += len(chunk)
-                if progress is not None and progress(done, total) is False:
-                    raise DownloadCancelled(f"download of {url} cancelled")
-        if sha256 is not None and _sha256(tmp) != sha256:
-            raise DatasetError(f"{url}: the download is damaged (checksum mismatch); try again")
-        os.replace(tmp, dest)
+        with replacing(dest, suffix=".part") as tmp:
+            with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                done = 0
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None and progress(done, total) is False:
+                        raise DownloadCancelled(f"download of {url} cancelled")
+            if sha256 is not None and _sha256(tmp) != sha256:
+                raise DatasetError(f"{url}: the download is damaged (checksum mismatch); try again")
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise DatasetError(
             f"cannot download {url} ({reason}). You seem to be offline: use the bundled sample "
             f"(--dataset sample), or copy {dest.name} from a machine that has it to {dest}"
         ) from None
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistdesk.augment import dilate, erode, neighbours
+from mnistdesk.data import normalize
 from mnistdesk.preprocess import preprocess, resample
 
 CANVAS = 280
@@ -21,7 +22,7 @@ PEN_RATIO_RANGE = (0.07, 0.26)
 
 def redraw(digit: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:
     """One uint8 MNIST digit re-drawn as canvas ink (float32 ``canvas``×``canvas`` in [0, 1])."""
-    big = resample(digit / 255.0, (28 * UPSCALE,) * 2, (UPSCALE, UPSCALE), (0.0, 0.0))
+    big = resample(normalize(digit), (28 * UPSCALE,) * 2, (UPSCALE, UPSCALE), (0.0, 0.0))
     shape = _box_blur(_box_blur(_box_blur(big))) > rng.uniform(0.3, 0.55)
     rows, cols = np.flatnonzero(shape.any(1)), np.flatnonzero(shape.any(0))
     height = rows[-1] - rows[0] + 1

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from mnistdesk.data import normalize
+
 MAX_SIDE = 1024
 MIN_CONTRAST = 0.1
 
@@ -59,4 +61,4 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     image = image.convert("L")
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
-    return np.asarray(image, dtype=np.float32) / np.float32(255)
+    return normalize(np.asarray(image))

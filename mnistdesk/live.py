@@ -41,12 +41,13 @@ class RunningMeans:
     def start_epoch(self) -> None:
         self.count, self.means = 0, {}
 
-    def since_last(self, count: int, means: dict[str, float]) -> dict[str, float]:
+    def since_last(self, count: int, means: dict) -> dict[str, float]:
         """Means over batches ``self.count+1 .. count`` of this epoch, given the running means at ``count``."""
         if count <= self.count:
             return {}
-        values = {key: (count * float(mean) - self.count * self.means.get(key, 0.0)) / (count - self.count) for key, mean in means.items()}
-        self.count, self.means = count, {key: float(mean) for key, mean in means.items()}
+        means = {key: float(mean) for key, mean in means.items()}  # Keras gives tensors
+        values = {key: (count * mean - self.count * self.means.get(key, 0.0)) / (count - self.count) for key, mean in means.items()}
+        self.count, self.means = count, means
         return values
 
 
@@ -113,9 +114,14 @@ def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, 
     rows = math.ceil(count / cols)
     mosaic = np.full((rows * (height + 1) - 1, cols * (width + 1) - 1), np.nan, np.float32)
     for index, tile in enumerate(tiles):
-        r, c = divmod(index, cols)
-        mosaic[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = tile
+        mosaic[tile_slices(index, (height, width), cols)] = tile
     return mosaic, (height, width), (rows, cols), count
+
+
+def tile_slices(index: int, tile: tuple[int, int], cols: int) -> tuple[slice, slice]:
+    """Where tile ``index`` lies in a mosaic of ``cols`` columns with 1-px gaps."""
+    r, c = divmod(index, cols)
+    return slice(r * (tile[0] + 1), r * (tile[0] + 1) + tile[0]), slice(c * (tile[1] + 1), c * (tile[1] + 1) + tile[1])
 
 
 def tile_at(row: float, col: float, tile: tuple[int, int], grid: tuple[int, int], count: int) -> int | None:

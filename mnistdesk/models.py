@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistdesk import __version__
+from mnistdesk.files import replacing
 
 ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -108,19 +108,11 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) ->
     path = Path(path)
     if path.suffix != ".keras":
         raise ModelFileError(f"{path}: model files must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)  # mkstemp makes it owner-only; a model file is no secret
-    try:
+    with replacing(path, suffix=".keras") as tmp:  # Keras insists on the .keras suffix
         model.save(tmp)
         record = {"mnistdesk_version": __version__, "preprocessing": PREPROCESSING_VERSION, "saved": time.time(), **metadata}
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_MEMBER, json.dumps(record, indent=1))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -130,15 +122,8 @@ def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Pat
     check_model_file(source)
     if source.resolve() == target.resolve():
         return target
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".keras", dir=target.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
+    with replacing(target, suffix=".keras") as tmp:
         shutil.copyfile(source, tmp)
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnistdesk.data import normalize
+
 SIZE = 28
 BOX = 20
 CENTRE = 14.0
@@ -32,17 +34,17 @@ def preprocess(ink: np.ndarray, mode: str = "mnist") -> np.ndarray | None:
         return None
     if mode == "naive":
         height, width = ink.shape
-        return _resample(ink, SIZE / height, SIZE / width, 0.0, 0.0)
+        return resample(ink, (SIZE, SIZE), (SIZE / height, SIZE / width), (0.0, 0.0))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = BOX / max(crop.shape)
     # Place the crop's centre of mass on the centre, then correct once for resampling error.
     row_offset, col_offset = (CENTRE + 0.5 - scale * (com + 0.5) for com in _centre_of_mass(crop))
     row_offset, col_offset = _clamped(row_offset, col_offset, crop.shape, scale)
-    out = _resample(crop, scale, scale, row_offset, col_offset)
+    out = resample(crop, (SIZE, SIZE), (scale, scale), (row_offset, col_offset))
     com_row, com_col = _centre_of_mass(out)
     row_offset, col_offset = _clamped(row_offset + CENTRE - com_row, col_offset + CENTRE - com_col, crop.shape, scale)
-    return _resample(crop, scale, scale, row_offset, col_offset)
+    return resample(crop, (SIZE, SIZE), (scale, scale), (row_offset, col_offset))
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -55,8 +57,9 @@ def _as_unit_float(ink: np.ndarray) -> np.ndarray:
     if ink.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {ink.shape}")
     if ink.dtype == np.uint8:
-        return ink.astype(np.float32) / np.float32(255)
-    return np.clip(np.nan_to_num(ink.astype(np.float32)), 0.0, 1.0)
+        return normalize(ink)
+    unit = np.nan_to_num(np.asarray(ink, np.float32))  # a copy: the caller's array stays as it was
+    return np.clip(unit, 0.0, 1.0, out=unit)
 
 
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -75,11 +78,6 @@ def _clamped(row_offset: float, col_offset: float, shape: tuple[int, int], scale
         min(max(row_offset, 0.0), SIZE - shape[0] * scale),
         min(max(col_offset, 0.0), SIZE - shape[1] * scale),
     )
-
-
-def _resample(image: np.ndarray, row_scale: float, col_scale: float, row_offset: float, col_offset: float) -> np.ndarray:
-    """Area-weighted (anti-aliased) resampling of ``image`` into a SIZE×SIZE field."""
-    return resample(image, (SIZE, SIZE), (row_scale, col_scale), (row_offset, col_offset))
 
 
 def resample(image: np.ndarray, shape: tuple[int, int], scale: tuple[float, float], offset: tuple[float, float]) -> np.ndarray:

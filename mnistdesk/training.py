@@ -160,7 +160,7 @@ class LiveCallback(keras.callbacks.Callback):
             self.model.set_weights(self.good_weights)
 
     def _emit_batch(self, running_means: dict) -> None:
-        values = self.means.since_last(self.done_in_epoch, {key: float(value) for key, value in running_means.items()})
+        values = self.means.since_last(self.done_in_epoch, running_means)
         if not values:
             return
         if not all(math.isfinite(v) for v in values.values()) and self.nan_message is None:

@@ -13,6 +13,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mnistdesk.data import normalize
+
 #: Pen width as a fraction of the canvas side: a digit drawn at ~60% of the canvas height then
 #: has strokes ~2.5 px thick in the 20-px box of the MNIST recipe, like MNIST's own strokes.
 PEN_FRACTION = 0.075
@@ -56,13 +58,10 @@ class DrawingCanvas(QWidget):
         image = self._ink
         width, height = image.width(), image.height()
         buffer = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * height)
-        return buffer.reshape(height, image.bytesPerLine())[:, :width].astype(np.float32) / np.float32(255)
+        return normalize(buffer.reshape(height, image.bytesPerLine())[:, :width])
 
     def is_empty(self) -> bool:
         return not self._strokes and self._background is None
-
-    def can_undo(self) -> bool:
-        return bool(self._strokes)
 
     def undo(self) -> None:
         """Remove the last stroke (an opened image stays)."""

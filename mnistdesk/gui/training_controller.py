@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from mnistdesk.engine import Engine
 from mnistdesk.models import TrainConfig
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
-from mnistdesk.gui.worker import TrainingWorker
+from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one batch; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
@@ -154,7 +154,8 @@ class TrainingController(QObject):
         self.predictor_changed.emit(self.engine)
 
     def _on_worker_finished(self, metadata: dict) -> None:
-        self._report(f"Done in {metadata['train_seconds']:.0f} s: test accuracy {metadata['test_accuracy']:.2%} — File → Save model as… keeps it")
+        summary = f"Done in {metadata['train_seconds']:.0f} s: test accuracy {metadata['test_accuracy']:.2%}"
+        self._report(summary, f"{summary} — File → Save model as… keeps it")
         self.model_trained.emit(self.worker.model, metadata)
 
     def _on_worker_stopped(self, metadata: dict) -> None:
@@ -164,16 +165,17 @@ class TrainingController(QObject):
         else:
             self._report("Cancelled")
 
-    def _report(self, text: str) -> None:
-        self.panel.show_status(text.split(" — ")[0])
-        self.message.emit(text)
+    def _report(self, text: str, message: str | None = None) -> None:
+        """``text`` on the progress bar; ``message`` (default: the same) on the status line."""
+        self.panel.show_status(text)
+        self.message.emit(message or text)
 
     def _on_worker_failed(self, title: str, message: str) -> None:
         self.panel.show_status(title)
         worker = self.worker
         if worker.metadata:  # a NaN stop: the model holds the last good weights
             self.model_trained.emit(worker.model, worker.metadata)
-        if title == "Dataset unavailable":
+        if title == DATASET_UNAVAILABLE:
             choice = QMessageBox.warning(
                 self.window,
                 title,

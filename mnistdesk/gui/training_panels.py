@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mnistdesk.live import CurveBuffer, format_eta, tile_at, weight_mosaic
+from mnistdesk.live import CurveBuffer, format_eta, tile_at, tile_slices, weight_mosaic
 from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, OPTIMIZERS
 
 DATASET_LABELS = {"sample": "Bundled sample (5,000 digits, offline)", "mnist": "MNIST (70,000, download 11 MB)", "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)"}
@@ -273,8 +273,7 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
             self.hover_text = ""
             QToolTip.hideText()
             return
-        r, c = divmod(index, grid[1])
-        values = self.tiles[r * (tile[0] + 1) : r * (tile[0] + 1) + tile[0], c * (tile[1] + 1) : c * (tile[1] + 1) + tile[1]]
+        values = self.tiles[tile_slices(index, tile, grid[1])]
         text = f"{self.kind} {index}: min {values.min():.3f}, max {values.max():.3f}"
         self.hover_text = text
         QToolTip.showText(self.mapToGlobal(self.mapFromScene(position)), text, self)

@@ -15,6 +15,8 @@ from mnistdesk.data import DatasetError, DownloadCancelled, load_dataset
 from mnistdesk.engine import Engine
 from mnistdesk.live import Throttle, TrainingControl
 
+DATASET_UNAVAILABLE = "Dataset unavailable"  # the failure title the controller answers with an offer
+
 
 class TrainingWorker(QObject):
     """One training run. Control it from the GUI thread through :attr:`control` (thread-safe)."""
@@ -45,7 +47,7 @@ class TrainingWorker(QObject):
         except DownloadCancelled:
             self.stopped.emit({})
         except DatasetError as error:
-            self.failed.emit("Dataset unavailable", str(error))
+            self.failed.emit(DATASET_UNAVAILABLE, str(error))
         except Exception as error:  # the app must survive anything a training run throws
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()
             self.failed.emit("Training failed", f"{detail}\n\n{traceback.format_exc(limit=4)}")
