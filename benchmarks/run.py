@@ -23,12 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from mnistdesk import paths  # noqa: E402
+from mnistdesk import paths, pen  # noqa: E402
 from mnistdesk.data import load_dataset  # noqa: E402
 from mnistdesk.drawn import drawn_inputs, redraw  # noqa: E402
 from mnistdesk.engine import load_predictor  # noqa: E402
 from mnistdesk.evaluation import evaluate  # noqa: E402
 from mnistdesk.preprocess import preprocess  # noqa: E402
+from mnistdesk.strokes import strokes_input  # noqa: E402
 
 
 def median_ms(samples: list[float]) -> float:
@@ -54,11 +55,14 @@ def bench_prediction(rounds: int) -> dict:
     for _ in range(5):  # warm up both (Keras traces its predict function on the first call)
         engine.predict(image)
         model.predict(batch, verbose=0)
-    numpy_s, keras_s, preprocess_s = [], [], []
+    seven = next(digit for digit in pen.load_digits() if digit.label == 7 and len(digit.strokes) == 2)
+    strokes = pen.place_on_canvas(seven, np.random.default_rng(0))
+    numpy_s, keras_s, preprocess_s, strokes_s = [], [], [], []
     for _ in range(rounds):
         numpy_s.append(timed(lambda: engine.predict(image)))
         keras_s.append(timed(lambda: model.predict(batch, verbose=0)))
         preprocess_s.append(timed(lambda: preprocess(canvas)))
+        strokes_s.append(timed(lambda: strokes_input(strokes)))
     ratios = [k / n for k, n in zip(keras_s, numpy_s)]
     np.testing.assert_allclose(engine.predict(image), model.predict(batch, verbose=0), atol=1e-5)
     return {
@@ -66,6 +70,7 @@ def bench_prediction(rounds: int) -> dict:
         "keras_predict_ms_p50": median_ms(keras_s),
         "keras_over_numpy_predict_ratio_p50": round(statistics.median(ratios), 1),
         "preprocess_ms_p50": median_ms(preprocess_s),
+        "strokes_input_ms_p50": median_ms(strokes_s),
     }
 
 
@@ -126,6 +131,30 @@ def bench_training(rounds: int, epochs: int) -> dict:
     }
 
 
+def bench_pen_accuracy() -> dict:
+    """The shipped model on real handwriting: the validation writers' pen trajectories (never
+    trained on) drawn as on the canvas, overall, per class, small and large, and as image files."""
+    predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
+    _, validation = pen.split_by_writer(pen.load_digits())
+    labels = pen.labels_of(validation)
+
+    def accuracy(images: np.ndarray) -> float:
+        return round(evaluate(predictor, images, labels).accuracy, 4)
+
+    score = evaluate(predictor, pen.drawn_inputs(validation, seed=0), labels)
+    rng = np.random.default_rng(0)
+    from_images = np.stack([preprocess(pen.canvas_ink(pen.place_on_canvas(digit, rng))) for digit in validation])
+    return {
+        "pen_drawn_accuracy": round(score.accuracy, 4),
+        "pen_drawn_per_class": score.per_class_accuracy,
+        "pen_drawn_accuracy_small": accuracy(pen.drawn_inputs(validation, seed=0, height_range=(0.2, 0.35))),
+        "pen_drawn_accuracy_large": accuracy(pen.drawn_inputs(validation, seed=0, height_range=(0.75, 0.95))),
+        "pen_drawn_accuracy_as_images": round(float((predictor.predict(from_images).argmax(1) == labels).mean()), 4),
+        "pen_drawn_n": int(len(labels)),
+        "pen_drawn_writers": len(pen.VALIDATION_WRITERS),
+    }
+
+
 def bench_accuracy() -> dict:
     """The shipped model on the sample's test digits, and on the same digits re-drawn."""
     sample = load_dataset("sample")
@@ -153,6 +182,7 @@ def main() -> int:
         **bench_prediction(args.rounds),
         **bench_startup(args.startup_rounds),
         **bench_accuracy(),
+        **bench_pen_accuracy(),
         **bench_training(args.train_rounds, args.train_epochs),
     }
     print(json.dumps(results) if args.json else json.dumps(results, indent=2))

@@ -1,5 +1,6 @@
-"""On-the-fly augmentation of uint8 digit batches in numpy: small rotations, shifts, zoom, and
-thicker or thinner strokes, the ways a person's drawing differs from an MNIST scan. No TF.
+"""On-the-fly augmentation of uint8 digit batches in numpy: small rotations, slant, shifts, zoom,
+a gentle elastic wobble, and thicker or thinner strokes, the ways one person's handwriting
+differs from another's. No TF.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ class Augmentation:
     """Ranges of the random changes; each image gets its own draw."""
 
     max_rotation_deg: float = 12.0
+    max_shear: float = 0.3  # slant: horizontal shift per row, relative (0.3 ≈ 17°)
     max_shift_px: float = 2.0
     zoom: tuple[float, float] = (0.9, 1.1)
+    elastic_px: float = 1.2  # largest displacement of the smooth random wobble
     thickness_probability: float = 0.5
 
 
@@ -23,9 +26,11 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, spec: Augmentati
     """Return a randomly transformed copy of ``images`` (N, 28, 28) uint8."""
     n, height, width = images.shape
     angle = np.deg2rad(rng.uniform(-spec.max_rotation_deg, spec.max_rotation_deg, n))
+    shear = rng.uniform(-spec.max_shear, spec.max_shear, n)
     zoom = rng.uniform(*spec.zoom, n)
     shift = rng.uniform(-spec.max_shift_px, spec.max_shift_px, (n, 2))
-    out = _affine(images.astype(np.float32), angle, zoom, shift)
+    wobble = _smooth_field(rng, n, height, width, spec.elastic_px)
+    out = _warp(images.astype(np.float32), angle, shear, zoom, shift, wobble)
     change = rng.random(n)
     thicker = change < spec.thickness_probability / 2
     thinner = (change >= spec.thickness_probability / 2) & (change < spec.thickness_probability)
@@ -34,15 +39,33 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, spec: Augmentati
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def _affine(images: np.ndarray, angle: np.ndarray, zoom: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Rotate and zoom about the image centre, then shift; bilinear, zeros outside."""
+def _smooth_field(rng: np.random.Generator, n: int, height: int, width: int, amplitude: float) -> np.ndarray:
+    """Random displacements (N, P, 2) that vary smoothly over the image: random values on a
+    4×4 grid, bilinearly interpolated (a cheap stand-in for Simard's blurred noise)."""
+    coarse = rng.uniform(-amplitude, amplitude, (n, 2, 4, 4)).astype(np.float32)
+    rows = np.linspace(0, 3, height, dtype=np.float32)
+    cols = np.linspace(0, 3, width, dtype=np.float32)
+    row_weights, col_weights = _linear_weights(rows, 4), _linear_weights(cols, 4)  # (H, 4), (W, 4)
+    field = row_weights @ coarse @ col_weights.T  # (N, 2, H, W)
+    return field.transpose(0, 2, 3, 1).reshape(n, height * width, 2)
+
+
+def _linear_weights(positions: np.ndarray, knots: int) -> np.ndarray:
+    """Bilinear interpolation weights of each position on knots 0..knots-1."""
+    return np.maximum(0.0, 1.0 - np.abs(positions[:, None] - np.arange(knots, dtype=np.float32)[None])).astype(np.float32)
+
+
+def _warp(images: np.ndarray, angle: np.ndarray, shear: np.ndarray, zoom: np.ndarray, shift: np.ndarray, wobble: np.ndarray) -> np.ndarray:
+    """Rotate, slant and zoom about the image centre, shift, and wobble; bilinear, zeros outside."""
     n, height, width = images.shape
     centre = np.array([(height - 1) / 2, (width - 1) / 2], np.float32)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     grid = np.stack([rows.ravel(), cols.ravel()], axis=1) - centre  # (P, 2) output coordinates
     cos, sin = np.cos(angle) / zoom, np.sin(angle) / zoom
     inverse = np.stack([np.stack([cos, -sin], 1), np.stack([sin, cos], 1)], 1).astype(np.float32)  # (N, 2, 2)
-    source = (grid[None] - shift[:, None].astype(np.float32)) @ inverse.transpose(0, 2, 1) + centre  # (N, P, 2)
+    unslant = np.stack([np.stack([np.ones(n), np.zeros(n)], 1), np.stack([shear, np.ones(n)], 1)], 1).astype(np.float32)
+    inverse = inverse @ unslant  # undo the slant (col += shear * row) first, then rotate and zoom
+    source = (grid[None] - shift[:, None].astype(np.float32)) @ inverse.transpose(0, 2, 1) + centre + wobble  # (N, P, 2)
     top_left = np.floor(source).astype(np.int64)
     fraction = source - top_left
     padded = np.pad(images, ((0, 0), (1, 2), (1, 2)))

@@ -33,7 +33,7 @@ FASHION_FILES = (
 )
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-BUILTIN_DATASETS = ("sample", "mnist", "fashion_mnist")
+BUILTIN_DATASETS = ("sample", "pen", "sample+pen", "mnist", "fashion_mnist")
 CONNECT_TIMEOUT_S = 8.0
 
 #: ``progress(done_bytes, total_bytes_or_None)``; return ``False`` to cancel the download.
@@ -66,10 +66,14 @@ def normalize(batch: np.ndarray) -> np.ndarray:
 
 
 def load_dataset(source: str | os.PathLike, progress: Progress | None = None) -> Dataset:
-    """Load ``sample``, ``mnist``, ``fashion_mnist`` or a path to a Keras-layout ``.npz``."""
+    """Load a built-in dataset (:data:`BUILTIN_DATASETS`) or a path to a Keras-layout ``.npz``."""
     name = str(source)
     if name == "sample":
         return _load_npz(paths.SAMPLE_PATH, "sample")
+    if name == "pen":
+        return _load_pen()
+    if name == "sample+pen":
+        return _joined("sample+pen", _load_npz(paths.SAMPLE_PATH, "sample"), _load_pen())
     if name == "mnist":
         return _load_mnist(progress)
     if name == "fashion_mnist":
@@ -102,6 +106,45 @@ def _load_npz(path: Path, name: str) -> Dataset:
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise DatasetError(f"{path}: not a readable .npz file, or truncated ({error or type(error).__name__})") from None
     return _checked(name, path, **arrays)
+
+
+def _load_pen() -> Dataset:
+    """Real pen trajectories drawn as on the canvas (:mod:`mnistdesk.pen`), split by writer.
+
+    Drawing them takes a few seconds, so the result is cached beside the downloaded datasets,
+    keyed by the drawing code's version, and read back through the same checks as any ``.npz``.
+    """
+    from mnistdesk import pen
+
+    cache = paths.datasets_dir() / f"mnistdesk-pen-{pen.DRAWING_VERSION}.npz"
+    try:
+        return _load_npz(cache, "pen")
+    except DatasetError:
+        pass
+    train, validation = pen.split_by_writer(pen.load_digits())
+    arrays = {
+        "x_train": pen.drawn_inputs(train, seed=1),
+        "y_train": pen.labels_of(train),
+        "x_test": pen.drawn_inputs(validation, seed=0),
+        "y_test": pen.labels_of(validation),
+    }
+    try:
+        with replacing(cache, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, **arrays)
+    except OSError:  # a read-only cache only costs the drawing time again next time
+        pass
+    return _checked("pen", paths.PENDIGITS_PATH, **arrays)
+
+
+def _joined(name: str, *datasets: Dataset) -> Dataset:
+    """Several digit datasets as one: their training splits together, their test splits together."""
+    return Dataset(
+        name,
+        np.concatenate([d.x_train for d in datasets]),
+        np.concatenate([d.y_train for d in datasets]),
+        np.concatenate([d.x_test for d in datasets]),
+        np.concatenate([d.y_test for d in datasets]),
+    )
 
 
 def _checked(name: str, origin: Path | str, x_train, y_train, x_test, y_test, class_names=DIGIT_NAMES) -> Dataset:

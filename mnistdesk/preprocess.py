@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnistdesk.augment import dilate, erode
 from mnistdesk.data import normalize
 
 SIZE = 28
@@ -18,6 +19,12 @@ BOX = 20
 CENTRE = 14.0
 INK_THRESHOLD = 0.05
 MODES = ("mnist", "naive")
+#: MNIST's strokes are ~2-3 px in the 20-px box whatever the writer's size: a pen width of this
+#: fraction of the longer side of the digit's centre-line box (as :mod:`mnistdesk.strokes`
+#: re-draws canvas strokes). Images whose strokes are far thicker or thinner are evened out.
+STROKE_RATIO = 0.13
+WORK_PX = 80  # the ink box's longer side while strokes are evened out
+STROKE_TOLERANCE = 1.6  # strokes within this factor of the target width are left as they are
 
 
 def preprocess(ink: np.ndarray, mode: str = "mnist") -> np.ndarray | None:
@@ -35,8 +42,7 @@ def preprocess(ink: np.ndarray, mode: str = "mnist") -> np.ndarray | None:
     if mode == "naive":
         height, width = ink.shape
         return resample(ink, (SIZE, SIZE), (SIZE / height, SIZE / width), (0.0, 0.0))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = _even_strokes(_ink_box(ink, rows))
     scale = BOX / max(crop.shape)
     # Place the crop's centre of mass on the centre, then correct once for resampling error.
     row_offset, col_offset = (CENTRE + 0.5 - scale * (com + 0.5) for com in _centre_of_mass(crop))
@@ -45,6 +51,41 @@ def preprocess(ink: np.ndarray, mode: str = "mnist") -> np.ndarray | None:
     com_row, com_col = _centre_of_mass(out)
     row_offset, col_offset = _clamped(row_offset + CENTRE - com_row, col_offset + CENTRE - com_col, crop.shape, scale)
     return resample(crop, (SIZE, SIZE), (scale, scale), (row_offset, col_offset))
+
+
+def _ink_box(ink: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """The smallest rectangle holding all the ink."""
+    if rows is None:
+        rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width in pixels: twice the inked area over the length of its edge."""
+    shape = ink > 0.5
+    edge = max(int((shape & ~erode(shape)).sum()), 1)
+    return 2.0 * float(shape.sum()) / edge
+
+
+def _even_strokes(crop: np.ndarray) -> np.ndarray:
+    """A tight ink crop whose strokes are far too thick or thin for its size (a small digit
+    drawn with a broad pen, a large one with a fine pen), thinned or thickened towards MNIST's
+    proportion; other crops come back unchanged."""
+    scale = WORK_PX / max(crop.shape)
+    shape = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
+    work = resample(crop, shape, (scale, scale), (0.0, 0.0))
+    target = WORK_PX * STROKE_RATIO / (1 + STROKE_RATIO)
+    width = stroke_width(work)
+    if target / STROKE_TOLERANCE <= width <= target * STROKE_TOLERANCE:
+        return crop
+    work = np.pad(work, WORK_PX // 4)
+    for _ in range(WORK_PX // 4):
+        changed = erode(work) if width > target else dilate(work)
+        if not (changed > 0.5).any() or abs(stroke_width(changed) - target) >= abs(width - target):
+            break
+        work, width = changed, stroke_width(changed)
+    return _ink_box(work)
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:

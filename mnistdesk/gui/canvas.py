@@ -1,6 +1,7 @@
 """The drawing canvas: anti-aliased strokes stored in canvas-relative coordinates, so the
 drawing survives resizing and high-DPI screens, and undo simply redraws the remaining strokes.
-It only draws and forwards: :meth:`ink` hands a numpy image to the preprocessing core.
+It only draws and forwards: :meth:`model_input` hands its strokes (or an opened image) to the
+core, which re-draws them for the model.
 """
 
 from __future__ import annotations
@@ -13,12 +14,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mnistdesk import strokes as core
 from mnistdesk.data import normalize
 
-#: Pen width as a fraction of the canvas side: a digit drawn at ~60% of the canvas height then
-#: has strokes ~2.5 px thick in the 20-px box of the MNIST recipe, like MNIST's own strokes.
-PEN_FRACTION = 0.075
-ERASER_FACTOR = 2.5
 PAPER = (250, 250, 247)
 INK = (20, 20, 30)
 PAPER_TABLE = [
@@ -59,6 +57,12 @@ class DrawingCanvas(QWidget):
         width, height = image.width(), image.height()
         buffer = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * height)
         return normalize(buffer.reshape(height, image.bytesPerLine())[:, :width])
+
+    def model_input(self, mode: str = "mnist") -> np.ndarray | None:
+        """The 28×28 model input: re-drawn from the strokes with a pen in proportion to the
+        digit (so a small digit is not a blob), or from the ink when an image was opened."""
+        strokes = [core.Stroke(np.asarray(stroke.points, np.float64), stroke.erase) for stroke in self._strokes]
+        return core.drawing_input(strokes, self.ink, mode, self._background is not None)
 
     def is_empty(self) -> bool:
         return not self._strokes and self._background is None
@@ -144,7 +148,7 @@ class DrawingCanvas(QWidget):
     def _draw_segment(self, painter: QPainter, erase: bool, start: tuple[float, float], end: tuple[float, float]) -> None:
         width, height = self._ink.width(), self._ink.height()
         side = min(width, height)
-        pen = QPen(QColor(0, 0, 0) if erase else QColor(255, 255, 255), PEN_FRACTION * side * (ERASER_FACTOR if erase else 1.0))
+        pen = QPen(QColor(0, 0, 0) if erase else QColor(255, 255, 255), (core.CANVAS_ERASER_FRACTION if erase else core.CANVAS_PEN_FRACTION) * side)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)

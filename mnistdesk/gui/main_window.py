@@ -30,7 +30,6 @@ from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.imagefile import ImageFileError, load_ink
 from mnistdesk.models import ModelFileError, copy_model_file, read_metadata, save_model
-from mnistdesk.preprocess import preprocess
 
 PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
 #: The background TensorFlow import holds the GIL in bursts (up to ~250 ms here), so it waits
@@ -397,7 +396,7 @@ class MainWindow(QMainWindow):
 
     def _predict_now(self) -> None:
         """canvas → preprocess → predictor → panels; an empty canvas predicts nothing."""
-        self.last_input = preprocess(self.canvas.ink(), self.mode_box.currentData())
+        self.last_input = self.canvas.model_input(self.mode_box.currentData())
         self.eye.show_input(self.last_input)
         self._score()
 

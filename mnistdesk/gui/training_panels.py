@@ -24,7 +24,13 @@ from PySide6.QtWidgets import (
 from mnistdesk.live import CurveBuffer, format_eta, tile_at, tile_slices, weight_mosaic
 from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, OPTIMIZERS
 
-DATASET_LABELS = {"sample": "Bundled sample (5,000 digits, offline)", "mnist": "MNIST (70,000, download 11 MB)", "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)"}
+DATASET_LABELS = {
+    "sample": "Bundled sample (5,000 digits, offline)",
+    "pen": "Real pen drawings (7,494 by 30 people, offline)",
+    "sample+pen": "Sample + pen drawings (12,494, offline)",
+    "mnist": "MNIST (70,000, download 11 MB)",
+    "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)",
+}
 ARCHITECTURE_TIPS = {
     "lean": "lean: three small convolutions, 29k parameters — quick on a laptop, as accurate as cnn",
     "cnn": "cnn: the classic Keras MNIST CNN, 3.2M parameters — slower, >99% on full MNIST",
@@ -51,7 +57,10 @@ class TrainPanel(QWidget):
         self.dataset = QComboBox()
         for key, label in DATASET_LABELS.items():
             self.dataset.addItem(label, key)
-        self.dataset.setToolTip("MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets")
+        self.dataset.setToolTip(
+            "Pen drawings: real handwriting by 30 people, drawn as on this canvas; tested on 8 writers never trained on.\n"
+            "MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets"
+        )
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(5)

@@ -1,0 +1,109 @@
+"""Real people's handwriting: digits from real pen trajectories, drawn as the canvas draws them.
+
+``assets/pendigits.npz`` holds 7,494 digits written by 30 people on a tablet with the screen
+under the pen (UCI pendigits; provenance and licence in ``assets/README.md``). Each digit is
+placed on a canvas the way a person draws it there — 30-90% of the canvas height, anywhere on
+it, with the canvas's pen — and turned into the model's input exactly as the canvas does
+(:func:`mnistdesk.strokes.strokes_input`). Training and validation are split **by writer**:
+no validation writer's digit is ever trained on. No Qt, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from mnistdesk import paths
+from mnistdesk.strokes import CANVAS_PEN_FRACTION, Stroke, render, strokes_input
+
+#: Bump when the drawing of these digits changes: rendered sets are cached under this name.
+DRAWING_VERSION = "1"
+#: 8 of the 30 writers, drawn once with a fixed seed; never trained on.
+VALIDATION_WRITERS = (2, 5, 11, 14, 18, 22, 25, 29)
+CANVAS_PX = 280
+HEIGHT_RANGE = (0.3, 0.9)
+
+
+@dataclass(frozen=True)
+class PenDigit:
+    """One handwritten digit: its strokes in tablet units (x, y; y down), label and writer."""
+
+    strokes: tuple[np.ndarray, ...]
+    label: int
+    writer: int
+
+
+@lru_cache(maxsize=1)
+def load_digits() -> tuple[PenDigit, ...]:
+    """Every digit of the bundled trajectories, in file order."""
+    with np.load(paths.PENDIGITS_PATH, allow_pickle=False) as archive:
+        steps, stroke_starts, digit_starts = archive["steps"], archive["stroke_starts"], archive["digit_starts"]
+        labels, writers = archive["labels"], archive["writers"]
+    points = np.cumsum(steps.astype(np.int32), axis=1).T.astype(np.float32)
+    strokes = [points[a:b] for a, b in zip(stroke_starts[:-1], stroke_starts[1:])]
+    return tuple(
+        PenDigit(tuple(strokes[a:b]), int(label), int(writer))
+        for a, b, label, writer in zip(digit_starts[:-1], digit_starts[1:], labels, writers)
+    )
+
+
+def split_by_writer(digits: Sequence[PenDigit]) -> tuple[list[PenDigit], list[PenDigit]]:
+    """(training writers' digits, validation writers' digits)."""
+    train = [digit for digit in digits if digit.writer not in VALIDATION_WRITERS]
+    validation = [digit for digit in digits if digit.writer in VALIDATION_WRITERS]
+    return train, validation
+
+
+def place_on_canvas(digit: PenDigit, rng: np.random.Generator, height_range: tuple[float, float] = HEIGHT_RANGE, canvas: int = CANVAS_PX) -> list[Stroke]:
+    """The digit's strokes in canvas pixels: a random height within ``height_range`` of the
+    canvas, anywhere on it (the pen's width inside), as a person would draw it there."""
+    points = np.concatenate(digit.strokes)
+    low, high = points.min(axis=0), points.max(axis=0)
+    size = np.maximum(high - low, 1.0)
+    pen = CANVAS_PEN_FRACTION * canvas
+    scale = rng.uniform(*height_range) * canvas / size[1]
+    scale = min(scale, (canvas - 2 * pen) / size[0])  # a wide digit still fits
+    free = canvas - pen - size * scale
+    offset = rng.uniform(pen / 2, np.maximum(free, pen / 2 + 1e-3)) - low * scale
+    return [Stroke(stroke * scale + offset) for stroke in digit.strokes]
+
+
+def distorted(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
+    """The same digit as the same person might write it another time: a little more or less
+    slanted, rotated, wider or narrower, and wobbled by a smooth random displacement (the
+    trajectory is changed, not the picture, so the pen stays round and its width even)."""
+    points = np.concatenate(digit.strokes)
+    centre, size = points.mean(axis=0), max(float(np.ptp(points, axis=0).max()), 1.0)
+    angle, slant = np.deg2rad(rng.uniform(-10, 10)), rng.uniform(-0.35, 0.35)
+    aspect = np.exp(rng.uniform(-0.2, 0.2))
+    cos, sin = np.cos(angle), np.sin(angle)
+    linear = np.array([[cos, -sin], [sin, cos]]) @ np.array([[aspect, -slant], [0.0, 1.0]])
+    knots = rng.uniform(-0.06, 0.06, (2, 3, 3)) * size  # displacement at a 3×3 grid over the box
+    low, span = points.min(axis=0), np.maximum(np.ptp(points, axis=0), 1.0)
+
+    def move(stroke: np.ndarray) -> np.ndarray:
+        grid = (stroke - low) / span * 2  # 0..2 across the box, in knot units
+        weights = [np.maximum(0.0, 1.0 - np.abs(grid[:, axis, None] - np.arange(3))) for axis in (0, 1)]
+        wobble = np.stack([np.einsum("pi,ij,pj->p", weights[1], knots[k], weights[0]) for k in (0, 1)], axis=1)
+        return ((stroke - centre) @ linear.T + centre + wobble).astype(np.float32)
+
+    return PenDigit(tuple(move(stroke) for stroke in digit.strokes), digit.label, digit.writer)
+
+
+def canvas_ink(strokes: Sequence[Stroke], canvas: int = CANVAS_PX) -> np.ndarray:
+    """What the canvas shows for ``strokes`` (canvas pixels): its fixed pen, anti-aliased."""
+    return render(strokes, (canvas, canvas), 1.0, (0.0, 0.0), CANVAS_PEN_FRACTION * canvas)
+
+
+def drawn_inputs(digits: Sequence[PenDigit], seed: int = 0, height_range: tuple[float, float] = HEIGHT_RANGE) -> np.ndarray:
+    """The model inputs (N, 28, 28) uint8 of ``digits`` drawn on the canvas; reproducible by ``seed``."""
+    rng = np.random.default_rng(seed)
+    images = [strokes_input(place_on_canvas(digit, rng, height_range)) for digit in digits]
+    return np.stack([np.round(image * 255).astype(np.uint8) for image in images])
+
+
+def labels_of(digits: Sequence[PenDigit]) -> np.ndarray:
+    return np.array([digit.label for digit in digits], np.uint8)
