@@ -111,7 +111,7 @@ def _load_npz(path: Path, name: str) -> Dataset:
 def _load_pen() -> Dataset:
     """Real pen trajectories drawn as on the canvas (:mod:`mnistdesk.pen`), split by writer.
 
-    Drawing them takes a few seconds, so the result is cached beside the downloaded datasets,
+    Drawing them takes several seconds, so the result is cached beside the downloaded datasets,
     keyed by the drawing code's version, and read back through the same checks as any ``.npz``.
     """
     from mnistdesk import pen
@@ -121,13 +121,7 @@ def _load_pen() -> Dataset:
         return _load_npz(cache, "pen")
     except DatasetError:
         pass
-    train, validation = pen.split_by_writer(pen.load_digits())
-    arrays = {
-        "x_train": pen.drawn_inputs(train, seed=1),
-        "y_train": pen.labels_of(train),
-        "x_test": pen.drawn_inputs(validation, seed=0),
-        "y_test": pen.labels_of(validation),
-    }
+    arrays = pen.drawing_set()
     try:
         with replacing(cache, suffix=".npz") as tmp:
             np.savez_compressed(tmp, **arrays)

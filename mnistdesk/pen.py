@@ -20,10 +20,14 @@ from mnistdesk import paths
 from mnistdesk.strokes import CANVAS_PEN_FRACTION, Stroke, render, strokes_input
 
 #: Bump when the drawing of these digits changes: rendered sets are cached under this name.
-DRAWING_VERSION = "1"
+DRAWING_VERSION = "2"
+#: Each training writer's digit is drawn as recorded and this many more times, distorted as the
+#: same person might write it another time (:func:`distorted`); validation digits only as recorded.
+TRAINING_VARIANTS = 2
 #: 8 of the 30 writers, drawn once with a fixed seed; never trained on.
 VALIDATION_WRITERS = (2, 5, 11, 14, 18, 22, 25, 29)
 CANVAS_PX = 280
+DISTORTION_SEED = 11
 HEIGHT_RANGE = (0.3, 0.9)
 
 
@@ -73,9 +77,11 @@ def place_on_canvas(digit: PenDigit, rng: np.random.Generator, height_range: tup
 
 def distorted(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
     """The same digit as the same person might write it another time: a little more or less
-    slanted, rotated, wider or narrower, and wobbled by a smooth random displacement (the
-    trajectory is changed, not the picture, so the pen stays round and its width even)."""
-    points = np.concatenate(digit.strokes)
+    slanted, rotated, wider or narrower, wobbled by a smooth random displacement, and strokes
+    started late or lifted early (loops left open). The trajectory is changed, not the picture,
+    so the pen stays round and its width even."""
+    strokes = [_trimmed(stroke, rng) for stroke in digit.strokes]
+    points = np.concatenate(strokes)
     centre, size = points.mean(axis=0), max(float(np.ptp(points, axis=0).max()), 1.0)
     angle, slant = np.deg2rad(rng.uniform(-10, 10)), rng.uniform(-0.35, 0.35)
     aspect = np.exp(rng.uniform(-0.2, 0.2))
@@ -90,7 +96,15 @@ def distorted(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
         wobble = np.stack([np.einsum("pi,ij,pj->p", weights[1], knots[k], weights[0]) for k in (0, 1)], axis=1)
         return ((stroke - centre) @ linear.T + centre + wobble).astype(np.float32)
 
-    return PenDigit(tuple(move(stroke) for stroke in digit.strokes), digit.label, digit.writer)
+    return PenDigit(tuple(move(stroke) for stroke in strokes), digit.label, digit.writer)
+
+
+def _trimmed(stroke: np.ndarray, rng: np.random.Generator, most: float = 0.12) -> np.ndarray:
+    """Half the time, up to ``most`` of the stroke's points cut from its start and its end."""
+    if len(stroke) < 10 or rng.random() < 0.5:
+        return stroke
+    start, end = (int(rng.uniform(0, most) * len(stroke)) for _ in range(2))
+    return stroke[start : len(stroke) - end]
 
 
 def canvas_ink(strokes: Sequence[Stroke], canvas: int = CANVAS_PX) -> np.ndarray:
@@ -103,6 +117,20 @@ def drawn_inputs(digits: Sequence[PenDigit], seed: int = 0, height_range: tuple[
     rng = np.random.default_rng(seed)
     images = [strokes_input(place_on_canvas(digit, rng, height_range)) for digit in digits]
     return np.stack([np.round(image * 255).astype(np.uint8) for image in images])
+
+
+def drawing_set() -> dict[str, np.ndarray]:
+    """The ``pen`` dataset's arrays in Keras's layout: the training writers' digits (each also
+    distorted :data:`TRAINING_VARIANTS` times) and the validation writers' digits, as uint8 inputs."""
+    train, validation = split_by_writer(load_digits())
+    rng = np.random.default_rng(DISTORTION_SEED)
+    train = train + [distorted(digit, rng) for _ in range(TRAINING_VARIANTS) for digit in train]
+    return {
+        "x_train": drawn_inputs(train, seed=1),
+        "y_train": labels_of(train),
+        "x_test": drawn_inputs(validation, seed=0),
+        "y_test": labels_of(validation),
+    }
 
 
 def labels_of(digits: Sequence[PenDigit]) -> np.ndarray:

@@ -27,11 +27,12 @@ WORK_PX = 80  # the ink box's longer side while strokes are evened out
 STROKE_TOLERANCE = 1.6  # strokes within this factor of the target width are left as they are
 
 
-def preprocess(ink: np.ndarray, mode: str = "mnist") -> np.ndarray | None:
+def preprocess(ink: np.ndarray, mode: str = "mnist", even_strokes: bool = True) -> np.ndarray | None:
     """Return the 28×28 float32 model input in [0, 1] for a 2-D ink image, or ``None`` if empty.
 
     ``ink`` is bright-on-dark: uint8 0-255 or floats in [0, 1], any size. ``mode="naive"`` just
-    scales the whole image to 28×28, to show why the MNIST recipe matters.
+    scales the whole image to 28×28, to show why the MNIST recipe matters. ``even_strokes=False``
+    skips evening out the stroke width, for ink already drawn in MNIST's proportions.
     """
     if mode not in MODES:
         raise ValueError(f"unknown preprocessing mode {mode!r}; use one of {MODES}")
@@ -42,7 +43,9 @@ def preprocess(ink: np.ndarray, mode: str = "mnist") -> np.ndarray | None:
     if mode == "naive":
         height, width = ink.shape
         return resample(ink, (SIZE, SIZE), (SIZE / height, SIZE / width), (0.0, 0.0))
-    crop = _even_strokes(_ink_box(ink, rows))
+    crop = _ink_box(ink, rows)
+    if even_strokes:
+        crop = _even_strokes(crop)
     scale = BOX / max(crop.shape)
     # Place the crop's centre of mass on the centre, then correct once for resampling error.
     row_offset, col_offset = (CENTRE + 0.5 - scale * (com + 0.5) for com in _centre_of_mass(crop))

@@ -75,7 +75,7 @@ def strokes_input(strokes: Sequence[Stroke], eraser_width: float = 0.0) -> np.nd
     size = (high - low) * scale + 2 * margin
     shape = (int(np.ceil(size[1])), int(np.ceil(size[0])))
     offset = tuple(margin - low * scale)
-    return preprocess(render(strokes, shape, scale, offset, pen, eraser_width * scale))
+    return preprocess(render(strokes, shape, scale, offset, pen, eraser_width * scale), even_strokes=False)
 
 
 def drawing_input(strokes: Sequence[Stroke], ink: Callable[[], np.ndarray], mode: str = "mnist", has_background: bool = False, eraser_width: float = CANVAS_ERASER_FRACTION) -> np.ndarray | None:

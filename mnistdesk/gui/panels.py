@@ -20,7 +20,11 @@ class ModelEyePanel(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setToolTip("What the model sees: your drawing after MNIST preprocessing (28×28 pixels).")
+        self.setToolTip(
+            "What the model sees: your drawing after MNIST preprocessing (28×28 pixels).\n"
+            "Your strokes are re-drawn with a pen in proportion to the digit, so they are\n"
+            "2–3 pixels thick here, as in MNIST, however small or large you draw."
+        )
         self.setMinimumSize(140, 140)
         view = self.addViewBox(lockAspect=True, enableMouse=False, invertY=True)
         view.setMenuEnabled(False)
