@@ -82,12 +82,13 @@ def _to_gray(image: Image.Image) -> np.ndarray:
 
 
 def _scaled_to_unit(values: np.ndarray) -> np.ndarray:
-    """16-bit or float grey levels → [0, 1] by the range their format implies (1, 255 or 65535),
-    or by their own range if they fit none: scaled, never clipped (clipping made them blank)."""
+    """16-bit or float grey levels → [0, 1], scaled, never clipped (clipping made them blank):
+    integers by the depth they fit (255 or 65535), floats as they are when within [0, 1];
+    anything else by its own range."""
+    integers = np.issubdtype(values.dtype, np.integer)
     values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     low, high = float(values.min()), float(values.max())
-    if low >= 0:
-        for top in (1.0, 255.0, 65535.0):
-            if high <= top:
-                return values / np.float32(top)
+    for top in (255.0, 65535.0) if integers else (1.0,):
+        if low >= 0 and high <= top:
+            return values / np.float32(top)
     return (values - low) / np.float32((high - low) or 1.0)

@@ -112,10 +112,10 @@ def check_npz_members(archive: zipfile.ZipFile, names: Iterable[str], limit: int
         if dtype.hasobject:
             raise FileRefused(f"{name} holds Python objects, which are never loaded; store plain numeric arrays")
         size = array_bytes(shape, dtype)
-        if size > info.file_size:
-            raise FileRefused(f"{name} declares shape {shape} ({format_bytes(size)}) but the file holds less; it is damaged")
         total += size
         check_size(f"the arrays ({', '.join(str(side) for side in shape)} in {name})", total, limit, "need")
+        if size > info.file_size:
+            raise FileRefused(f"{name} declares shape {shape} ({format_bytes(size)}) but the file holds less; it is damaged")
 
 
 def _npy_header(stream: IO[bytes], name: str) -> tuple[tuple[int, ...], np.dtype]:

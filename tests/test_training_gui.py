@@ -179,6 +179,7 @@ def test_saving_a_trained_model_then_reopening_it(window, qtbot, tmp_path):
     assert window.save_model_to(target)
     assert not window.unsaved and read_metadata(target)["architecture"] == "dense"
     assert window.open_model(target)
+    qtbot.waitUntil(lambda: window.model_path == target, timeout=10_000)  # a busy machine may load in the background
     assert str(target) in window._recent_models()
 
 

@@ -44,10 +44,10 @@ MODE_LABELS = {"mnist": "MNIST preprocessing", "naive": "Naive: whole canvas →
 MAX_RECENT_MODELS = 8
 #: The window waits this long for a model to load; a slower one (Keras must be imported)
 #: finishes in the background while the window stays responsive.
-OPEN_WAIT_MS = 300
+OPEN_WAIT_MS = 500
 STARTUP_OPEN_WAIT_MS = 3000
-#: Closing waits this long for background threads; a TensorFlow import cannot be interrupted,
-#: so the window then disappears at once and the app ends when the import does.
+#: Closing waits this long for a training run to stop; a TensorFlow import cannot be
+#: interrupted, so the window closes anyway and the app ends when the import does.
 CLOSE_WAIT_MS = 250
 
 
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
         if not quiet:
             QMessageBox.warning(self, "Cannot open model", plain(f"{message}\n\nThe current model stays in use."))
         if self.predictor is None and path != paths.SHIPPED_MODEL_PATH:  # e.g. a bad model in the settings
-            self.open_model(paths.SHIPPED_MODEL_PATH)
+            self.open_model(paths.SHIPPED_MODEL_PATH, wait_ms=STARTUP_OPEN_WAIT_MS)
 
     def _use_model(self, predictor: Predictor, path: Path | None, metadata: dict) -> None:
         self.predictor, self.model_path, self.model_metadata = predictor, path, metadata
@@ -512,36 +512,30 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.closing and not self.training.is_running() and self.unsaved and not self._confirm_discard():
+        if not self.training.is_running() and self.unsaved and not self._confirm_discard():
             event.ignore()
             return
-        if not self.closing:
-            self.closing = True
-            self.prediction_timer.stop()
-            self.tensorflow_timer.stop()
-            self.settings.setValue("window/geometry", self.saveGeometry())
-            self.settings.setValue("window/state", self.saveState())
-        running = self._unfinished_threads()
+        self.closing = True
+        self.training.shutdown(CLOSE_WAIT_MS)  # a run stops within a batch, a download at once
+        for thread in (self.tensorflow_thread, self.model_loader_thread):
+            if thread is not None:
+                thread.quit()
+        self.prediction_timer.stop()
+        self.tensorflow_timer.stop()
         self.statusBar().clearMessage()  # stops the message's own timeout timer
-        if running:
-            # Destroying a running QThread aborts the process, and an import of TensorFlow cannot
-            # be interrupted: vanish now, and really close when the last thread has ended.
-            event.ignore()
-            self.hide()
-            for thread in running:
-                thread.finished.connect(self.close)
-            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
         super().closeEvent(event)
 
-    def _unfinished_threads(self) -> list[QThread]:
-        """Ask every background thread to end; those still running after ``CLOSE_WAIT_MS``."""
-        running = [] if self.training.shutdown(CLOSE_WAIT_MS) else [self.training.thread]
-        for thread in (self.tensorflow_thread, self.model_loader_thread):
-            if thread is not None and not thread.isFinished():
+    def wait_for_threads(self) -> None:
+        """Block until the background threads have ended: after the window has closed (nothing
+        on screen freezes), before it is destroyed (destroying a running QThread aborts the
+        process). A TensorFlow import cannot be interrupted; everything else ends at once."""
+        self.training.shutdown(0)  # in case the app quit without closing the window
+        for thread in (self.training.thread, self.tensorflow_thread, self.model_loader_thread):
+            if thread is not None:
                 thread.quit()
-                if not thread.wait(CLOSE_WAIT_MS):
-                    running.append(thread)
-        return running
+                thread.wait()
 
     def _confirm_discard(self) -> bool:
         """Ask before a trained, unsaved model is thrown away; True to go on closing."""

@@ -111,6 +111,7 @@ class TrainingController(QObject):
         self.blockSignals(True)  # updates still queued from the worker must not reach a closed window
         if self.worker is not None and self.thread is not None:
             self.worker.control.abandon()
+            self.worker.blockSignals(True)  # nor its results (a failure dialog for a closed window)
             self.thread.quit()
             return self.thread.wait(wait_ms)
         return True
