@@ -24,7 +24,7 @@ import numpy as np
 
 from mnistdesk import paths
 from mnistdesk.files import replacing
-from mnistdesk.untrusted import FileRefused, check_npz_members, file_problem, format_bytes
+from mnistdesk.untrusted import MAX_DATASET_BYTES, FileRefused, check_npz_members, file_problem, format_bytes
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -168,8 +168,12 @@ def _load_fashion_mnist(progress: Progress | None) -> Dataset:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    """Read one gzipped IDX file (the format of the original MNIST distribution)."""
-    raw = gzip.decompress(path.read_bytes())
+    """Read one gzipped IDX file (the format of the original MNIST distribution), unpacking
+    at most :data:`MAX_DATASET_BYTES`: a gzip bomb fails here instead of filling memory."""
+    with gzip.open(path) as stream:
+        raw = stream.read(MAX_DATASET_BYTES + 1)
+    if len(raw) > MAX_DATASET_BYTES:
+        raise ValueError(f"it unpacks to over {format_bytes(MAX_DATASET_BYTES)}")
     ndim = raw[3] if len(raw) >= 4 else 0
     if raw[:2] != b"\0\0" or raw[2:3] != b"\x08" or ndim not in (1, 3):
         raise ValueError("not an IDX file of unsigned bytes")

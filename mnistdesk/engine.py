@@ -126,10 +126,7 @@ class Engine:
 
         check_model_file(path)  # declared sizes are capped before anything is read
         with zipfile.ZipFile(path) as archive:
-            try:
-                config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))
-            except RecursionError:
-                raise ModelFileError(f"{path}: refused: its {CONFIG_MEMBER} is nested too deeply") from None
+            config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))  # checked above
             if config.get("class_name") != "Sequential":
                 raise UnsupportedModel(f"only Sequential models run in numpy, not {config.get('class_name')}")
             with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:

@@ -25,7 +25,7 @@ from typing import Any
 
 from mnistdesk import __version__
 from mnistdesk.files import replacing
-from mnistdesk.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_hdf5_arrays, check_size, file_problem, format_bytes, read_member
+from mnistdesk.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_declared_layers, check_hdf5_arrays, check_size, file_problem, format_bytes, read_member
 
 ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -184,7 +184,10 @@ def _check_declared_sizes(archive: zipfile.ZipFile) -> None:
     names = set(archive.namelist())
     if CONFIG_MEMBER not in names:
         raise FileRefused(f"cannot load this model: it has no {CONFIG_MEMBER}, so it is not a Keras model file")
-    check_size(CONFIG_MEMBER, archive.getinfo(CONFIG_MEMBER).file_size, MAX_CONFIG_BYTES, "unpacks to")
+    try:
+        check_declared_layers(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)))
+    except RecursionError:
+        raise FileRefused(f"refused: {CONFIG_MEMBER} is nested too deeply") from None
     if METADATA_MEMBER in names:
         check_size(METADATA_MEMBER, archive.getinfo(METADATA_MEMBER).file_size, MAX_METADATA_BYTES, "unpacks to")
     if WEIGHTS_MEMBER in names:

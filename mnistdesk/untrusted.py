@@ -148,3 +148,38 @@ def check_hdf5_arrays(weights: Any, limit: int = MAX_WEIGHT_BYTES) -> None:
         check_size(f"the weights (with {name} of shape {item.shape})", total, limit, "declare")
 
     weights.visititems(visit)
+
+
+def check_declared_layers(config: Any, limit: int = MAX_WEIGHT_BYTES) -> None:
+    """Refuse a Keras ``config.json`` whose layers declare more weights than ``limit`` bytes:
+    Keras allocates a layer's weights from its config before it reads the weights file, so a
+    ``Dense(10**6)`` in a tiny file would cost gigabytes. Estimates the big layer kinds
+    (dense, convolution, embedding) from ``units``/``filters``/``kernel_size``/``input_dim``
+    and the ``build_config`` input shape Keras saves with each layer."""
+    parameters = 0
+    for layer in _layer_configs(config):
+        settings, built = layer["config"], layer.get("build_config") or {}
+        shape = built.get("input_shape") if isinstance(built, dict) else None
+        inputs = shape[-1] if isinstance(shape, list) and shape and isinstance(shape[-1], int) else 1
+        kernel = settings.get("kernel_size", 1)
+        cells = math.prod(kernel) if isinstance(kernel, list) and all(isinstance(k, int) for k in kernel) else kernel
+        for width in (settings.get("units"), settings.get("filters")):
+            if isinstance(width, int) and isinstance(cells, int):
+                parameters += abs(width) * abs(inputs) * abs(cells)
+        if isinstance(settings.get("input_dim"), int) and isinstance(settings.get("output_dim"), int):
+            parameters += abs(settings["input_dim"]) * abs(settings["output_dim"])
+    check_size("the layers in config.json", parameters * 4, limit, "declare")
+
+
+def _layer_configs(node: Any, depth: int = 0) -> Iterable[dict]:
+    """Every ``{"class_name": …, "config": {…}}`` in a Keras config, nested models included."""
+    if depth > 64:
+        raise FileRefused("refused: config.json is nested too deeply")
+    if isinstance(node, dict):
+        if isinstance(node.get("class_name"), str) and isinstance(node.get("config"), dict):
+            yield node
+        for value in node.values():
+            yield from _layer_configs(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _layer_configs(value, depth + 1)

@@ -8,6 +8,7 @@ huge, that nothing near that size was allocated and no time was spent reading it
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.server
 import io
 import json
@@ -155,6 +156,30 @@ print('SECONDS', time.perf_counter() - started)
     assert "tensorflow" not in result.stderr.lower()
 
 
+def test_a_layer_declared_huge_in_the_config_is_refused_before_keras_builds_it(tmp_path):
+    def wide(config):
+        config["config"]["layers"][-1]["config"]["units"] = 1_000_000
+
+    model = rebuilt_model(tmp_path / "wide.keras", {"config.json": config_with(wide)})
+    with pytest.raises(ModelFileError, match=r"wide.keras: refused: the layers in config.json declare 2.1 GiB"):
+        load_predictor(model)
+
+
+def test_a_gzip_bomb_in_the_dataset_cache_is_cut_off(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "MAX_DATASET_BYTES", MB)
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb") as out:
+        out.write(bytes([0, 0, 8, 3]) + (10**6).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+        for _ in range(16):
+            out.write(bytes(MB))
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="unpacks to over 1.0 MiB"):
+        data._read_idx(bomb)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 4 * MB
+
+
 def write_npz(path: Path, arrays: dict[str, np.ndarray], lying_header: dict[str, tuple] | None = None) -> Path:
     """An .npz; ``lying_header`` makes a member's .npy header declare another shape."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -294,6 +319,15 @@ def test_bad_metadata_never_stops_the_window(window, tmp_path, qtbot):
     again = MainWindow(settings=window.settings, preload_tensorflow=False)
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: again.model_path == model, timeout=10_000)
+
+
+def test_a_first_layer_that_is_no_image_does_not_stop_the_window(window, qtbot, tmp_path):
+    import keras
+
+    odd = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")])
+    odd.save(tmp_path / "pooled.keras")
+    open_and_wait(window, qtbot, tmp_path / "pooled.keras")
+    assert "not drawable" in window.training.weights.caption.text
 
 
 # -- 3. model outputs are checked --------------------------------------------------------------
