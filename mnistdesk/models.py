@@ -227,11 +227,11 @@ def validate_metadata(record: Any) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"metadata ignored: expected a JSON object, got {type(record).__name__}"]
     clean, notes = {}, []
     for key, value in record.items():
-        check = METADATA_FIELDS.get(key)
+        check, expected = METADATA_SCHEMA.get(key, (None, ""))
         if check is None or check(value):
             clean[key] = value
         else:
-            notes.append(f"metadata field {key!r} ignored: {_preview(value)} is not {METADATA_EXPECTED[key]}")
+            notes.append(f"metadata field {key!r} ignored: {_preview(value)} is not {expected}")
     return clean, notes
 
 
@@ -249,7 +249,8 @@ def _number(low: float, high: float) -> Callable[[Any], bool]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # an int is finite however long (and math.isfinite would overflow on 10**400)
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
 
 
 def _scalars(value: Any) -> bool:
@@ -262,33 +263,20 @@ def _history(value: Any) -> bool:
     )
 
 
-METADATA_FIELDS: dict[str, Callable[[Any], bool]] = {
-    "mnistdesk_version": _text(40),
-    "preprocessing": _text(40),
-    "saved": _number(0, math.inf),
-    "architecture": _text(80),
-    "dataset": _text(4096),
-    "class_names": lambda value: isinstance(value, list) and len(value) == 10 and all(map(_text(40), value)),
-    "train_config": _scalars,
-    "history": _history,
-    "test_accuracy": _number(0, 1),
-    "test_loss": _number(0, math.inf),
-    "test_n": lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-    "train_seconds": _number(0, math.inf),
-}
-METADATA_EXPECTED = {
-    "mnistdesk_version": "a short text",
-    "preprocessing": "a short text",
-    "saved": "a time",
-    "architecture": "a name of at most 80 printable characters",
-    "dataset": "a printable name",
-    "class_names": "a list of 10 short names",
-    "train_config": "an object of plain values",
-    "history": "an object of number lists",
-    "test_accuracy": "a number between 0 and 1",
-    "test_loss": "a non-negative number",
-    "test_n": "a count",
-    "train_seconds": "a non-negative number",
+#: Each known metadata field: its check, and what it must be (for the note when it is not).
+METADATA_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "mnistdesk_version": (_text(40), "a short text"),
+    "preprocessing": (_text(40), "a short text"),
+    "saved": (_number(0, math.inf), "a time"),
+    "architecture": (_text(80), "a name of at most 80 printable characters"),
+    "dataset": (_text(4096), "a printable name"),
+    "class_names": (lambda value: isinstance(value, list) and len(value) == 10 and all(map(_text(40), value)), "a list of 10 short names"),
+    "train_config": (_scalars, "an object of plain values"),
+    "history": (_history, "an object of number lists"),
+    "test_accuracy": (_number(0, 1), "a number between 0 and 1"),
+    "test_loss": (_number(0, math.inf), "a non-negative number"),
+    "test_n": (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count"),
+    "train_seconds": (_number(0, math.inf), "a non-negative number"),
 }
 
 
