@@ -100,8 +100,9 @@ class Engine:
         if x.ndim == 2:
             x = x[None]
         x = x.reshape((x.shape[0], *self.input_shape))
-        for op in self._ops:
-            x = op(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # a crafted model's overflow is caught by the caller, not printed
+            for op in self._ops:
+                x = op(x)
         return x
 
     def with_weights(self, weights: Sequence[Sequence[np.ndarray]]) -> Engine:

@@ -820,3 +820,13 @@ def test_closing_the_app_right_after_train_exits_at_once_and_cleanly(tmp_path):
     assert "Destroyed while thread" not in result.stderr
     hidden, seconds = result.stdout.split("HIDDEN")[1].split()
     assert hidden == "True" and float(seconds) < 1
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_weight_snapshot_that_overflows_keeps_the_last_good_engine(window):
+    controller = window.training
+    controller.engine = Engine.from_keras_file(SHIPPED)
+    good = controller.engine
+    huge = [[np.full_like(w, 1e30) for w in spec.weights] for spec in good.specs]
+    controller._on_worker_weights_changed(huge)
+    assert controller.engine is good

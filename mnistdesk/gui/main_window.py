@@ -378,8 +378,13 @@ class MainWindow(QMainWindow):
         self._update_model_label(training=True)
 
     def _on_training_model_trained(self, model, metadata: dict) -> None:
+        try:
+            engine = Engine.from_keras_model(model)
+        except ModelFileError as error:  # diverged so far that even the last good weights overflow
+            self.statusBar().showMessage(f"The trained model cannot be used: {error}", 10000)
+            return
         self.trained_model, self.unsaved = model, True
-        self._use_model(Engine.from_keras_model(model), None, metadata)
+        self._use_model(engine, None, metadata)
 
     def _on_training_running_changed(self, running: bool) -> None:
         if running:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from mnistdesk.engine import Engine
-from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, TrainConfig
+from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig
 from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
@@ -155,7 +155,10 @@ class TrainingController(QObject):
     def _on_worker_weights_changed(self, weights: list) -> None:
         if self.engine is None:
             return
-        self.engine = self.engine.with_weights(weights)
+        try:
+            self.engine = self.engine.with_weights(weights)
+        except ModelFileError:  # finite weights so large that the outputs overflow: keep the last good ones
+            return
         self.weights.show_kernel(self.engine.first_layer_weights())
         self.predictor_changed.emit(self.engine)
 
