@@ -55,11 +55,9 @@ class Predictor(Protocol):
     def predict(self, images: np.ndarray) -> np.ndarray: ...
 
 
-def probe_images() -> np.ndarray:
-    """Blank, full and noisy 28×28 inputs: a model's outputs for them show whether it gives
-    finite probabilities at all."""
-    noise = np.random.default_rng(0).random((28, 28), dtype=np.float32)
-    return np.stack([np.zeros((28, 28), np.float32), np.ones((28, 28), np.float32), noise])
+#: A fixed noisy input: a model's outputs for it show whether it gives finite probabilities at
+#: all. One image, not a batch: a batch makes BLAS start its threads (10+ ms on a busy laptop).
+PROBE_IMAGE = np.random.default_rng(0).random((1, 28, 28), dtype=np.float32)
 
 
 def needs_softmax(outputs: np.ndarray) -> bool:
@@ -90,7 +88,7 @@ class Engine:
         self._ops = [_build_op(spec) for spec in self.specs]
         self.input_shape = _input_shape(self.specs)
         self.note: str | None = None
-        if needs_softmax(self.predict(probe_images())):
+        if needs_softmax(self.predict(PROBE_IMAGE)):
             self._ops.append(_softmax)
             self.note = SOFTMAX_NOTE
 
@@ -149,7 +147,7 @@ class KerasPredictor:
         self.model = model
         self.softmax = False
         self.note: str | None = None
-        if needs_softmax(self.predict(probe_images())):
+        if needs_softmax(self.predict(PROBE_IMAGE)):
             self.softmax, self.note = True, SOFTMAX_NOTE
 
     def predict(self, images: np.ndarray) -> np.ndarray:
