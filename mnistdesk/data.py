@@ -24,7 +24,7 @@ import numpy as np
 
 from mnistdesk import paths
 from mnistdesk.files import replacing
-from mnistdesk.untrusted import MAX_DATASET_BYTES, FileRefused, check_npz_members, file_problem, format_bytes
+from mnistdesk.untrusted import MAX_DATASET_BYTES, FileRefused, check_npz_members, check_zip_directory, file_problem, format_bytes
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -98,6 +98,7 @@ def _load_npz(path: Path, name: str) -> Dataset:
     if not zipfile.is_zipfile(path):
         raise DatasetError(f"{path}: not a readable .npz file (an .npz is a zip archive of .npy arrays), or truncated")
     try:
+        check_zip_directory(path)
         with zipfile.ZipFile(path) as members:
             missing = [key for key in ARRAY_NAMES if f"{key}.npy" not in members.namelist()]
             if missing:

@@ -126,8 +126,9 @@ class Engine:
         check_model_file(path)  # declared sizes are capped before anything is read
         with zipfile.ZipFile(path) as archive:
             config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))  # checked above
-            if config.get("class_name") != "Sequential":
-                raise UnsupportedModel(f"only Sequential models run in numpy, not {config.get('class_name')}")
+            kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+            if kind != "Sequential":
+                raise UnsupportedModel(f"only Sequential models run in numpy, not {kind}")
             with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
                 specs = []
                 for layer, key in zip(config["config"]["layers"], _weight_keys(config["config"]["layers"])):
@@ -163,7 +164,9 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
     """The fastest predictor for a model file: numpy when it can, Keras (``safe_mode=True``) if not."""
     try:
         return Engine.from_keras_file(path)
-    except (UnsupportedModel, KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
+    except ModelFileError:
+        raise
+    except Exception:  # unsupported, or a config the numpy engine cannot make sense of: Keras judges it
         from mnistdesk.models import load_model
 
         model = load_model(path)

@@ -25,7 +25,7 @@ from typing import Any
 
 from mnistdesk import __version__
 from mnistdesk.files import replacing
-from mnistdesk.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_declared_layers, check_hdf5_arrays, check_size, file_problem, format_bytes, read_member
+from mnistdesk.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_declared_layers, check_hdf5_arrays, check_size, check_zip_directory, file_problem, format_bytes, read_member
 
 ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -170,6 +170,7 @@ def check_model_file(path: str | os.PathLike) -> None:
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a Keras model file (.keras); it may be damaged or truncated")
     try:
+        check_zip_directory(path)
         with zipfile.ZipFile(path) as archive:
             _check_declared_sizes(archive)
     except FileRefused as reason:
@@ -205,6 +206,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 def read_metadata_checked(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
     """The checked metadata, and one note per field that was ignored because it was malformed."""
     try:
+        check_zip_directory(path)
         with zipfile.ZipFile(path) as archive:
             if METADATA_MEMBER not in archive.namelist():
                 return {}, []

@@ -29,6 +29,9 @@ MAX_WEIGHT_BYTES = 256 << 20
 MAX_WEIGHT_ARRAYS = 10_000
 #: The four arrays of a dataset ``.npz`` together (MNIST is 55 MB; this is ~680,000 digits).
 MAX_DATASET_BYTES = 512 << 20
+#: Entries in a zip archive (a model or a dataset has 4): zipfile parses its whole directory
+#: into memory when it opens an archive, ~0.5 KB per entry.
+MAX_ZIP_ENTRIES = 1000
 #: Pixels of an image after decoding (JPEGs are decoded at up to 1/8 scale first).
 MAX_IMAGE_PIXELS = 40_000_000
 
@@ -74,6 +77,17 @@ def format_bytes(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "bytes" or count >= 10 else f"{count:.1f} {unit}"
         count /= 1024
     raise AssertionError("unreachable")
+
+
+def check_zip_directory(path: str | os.PathLike) -> None:
+    """Refuse a zip archive whose directory lists more than :data:`MAX_ZIP_ENTRIES` entries,
+    reading only its end record — before ``zipfile`` parses the directory."""
+    with open(path, "rb") as stream:
+        end = zipfile._EndRecData(stream)  # the standard library's own reader of that record
+    if end is None:
+        raise FileRefused("not a zip archive")
+    if end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES:
+        raise FileRefused(f"refused: the archive lists {end[zipfile._ECD_ENTRIES_TOTAL]} entries, over the limit of {MAX_ZIP_ENTRIES}")
 
 
 def read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:

@@ -184,6 +184,23 @@ def test_a_gzip_bomb_in_the_dataset_cache_is_cut_off(tmp_path, monkeypatch):
     assert peak < 4 * MB
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".npz"])
+def test_an_archive_listing_thousands_of_entries_is_refused_before_zipfile_parses_it(tmp_path, suffix):
+    path = tmp_path / f"crowded{suffix}"
+    with zipfile.ZipFile(path, "w") as archive:
+        for index in range(5000):
+            archive.writestr(f"{index}.npy", b"")
+    error = ModelFileError if suffix == ".keras" else DatasetError
+    with pytest.raises(error, match=f"crowded{suffix}: refused: the archive lists 5000 entries, over the limit of 1000"):
+        load_predictor(path) if suffix == ".keras" else load_dataset(path)
+
+
+def test_a_config_that_is_not_an_object_gets_one_line(tmp_path):
+    model = rebuilt_model(tmp_path / "list.keras", {"config.json": b"[1, 2, 3]"})
+    with pytest.raises(ModelFileError, match="list.keras: cannot load this model"):
+        load_predictor(model)
+
+
 def write_npz(path: Path, arrays: dict[str, np.ndarray], lying_header: dict[str, tuple] | None = None) -> Path:
     """An .npz; ``lying_header`` makes a member's .npy header declare another shape."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
