@@ -1,4 +1,4 @@
-"""Guards for files from anywhere (models, datasets, images, settings). No Qt, no TensorFlow.
+"""Guards for files from anywhere (models, datasets, images). No Qt, no TensorFlow.
 
 Every reader of an untrusted file goes through these before it parses anything big: a path is
 classified before it is opened (a directory, a FIFO or an unreadable folder gets its real name,
