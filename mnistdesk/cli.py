@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mnistdesk import __version__, paths
 from mnistdesk.data import BUILTIN_DATASETS, DatasetError
 from mnistdesk.imagefile import ImageFileError
-from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig, read_metadata
+from mnistdesk.files import replacing
+from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
 from mnistdesk.preprocess import MODES
 
 EXIT_ERROR = 1
@@ -42,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
     train.add_argument("--augment", action="store_true", help="random rotations, shifts, zoom and stroke thickness")
-    train.add_argument("--seed", type=int, help="random seed, for a reproducible run")
+    train.add_argument("--seed", type=_seed, help="random seed, for a reproducible run")
     train.add_argument("--out", type=Path, help="where to write the model (default: MODEL-DATASET.keras)")
 
     evaluate = commands.add_parser("evaluate", help="score a model on a dataset's test split")
@@ -73,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
         sys.stderr.close()
         return 0
+    except OSError as error:  # e.g. the disk filled up while writing the history
+        print(f"mnistdesk: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _run_gui(args: argparse.Namespace) -> int:
@@ -84,18 +92,50 @@ def _run_gui(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> int:
     from mnistdesk.data import load_dataset
 
-    dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
     out = args.out or Path(f"{args.model}-{Path(str(args.dataset)).stem}.keras")
+    check_model_target(out)  # before the data and the training, not after an hour of it
+    dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
     print(f"training {args.model} on {dataset.name}: {len(dataset.x_train)} train / {len(dataset.x_test)} test digits", file=sys.stderr)
-    from mnistdesk.training import Batches, ProgressPrinter, train
+    from mnistdesk.live import TrainingControl
+    from mnistdesk.training import Batches, LiveCallback, ProgressPrinter, train
 
     config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed)
     steps = len(Batches(dataset.x_train, dataset.y_train, args.batch_size, shuffle=False))
-    _, metadata = train(config, dataset, out, [ProgressPrinter(sys.stderr, args.epochs, steps)])
-    history_path = out.with_suffix(".history.json")
-    history_path.write_text(json.dumps(metadata["history"], indent=1))
-    print(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {out} and {history_path}", file=sys.stderr)
-    return 0
+    # The window's NaN guard: stops at a non-finite loss and puts the last good weights back.
+    guard = LiveCallback(TrainingControl(), steps, args.epochs, len(dataset.x_train), _ignore, _ignore, _ignore, batch_interval=1.0, weights_interval=1.0)
+    model, metadata = train(config, dataset, None, [guard, ProgressPrinter(sys.stderr, args.epochs, steps)])
+    if guard.nan_message is not None:
+        unchanged = f"{out} is unchanged" if out.exists() else f"{out} was not written"
+        print(f"mnistdesk: error: training stopped: {guard.nan_message} Nothing was saved ({unchanged}); try a lower learning rate (--lr).", file=sys.stderr)
+        return EXIT_ERROR
+    saved = _save_with_fallback(model, out, metadata)
+    history_path = saved.with_suffix(".history.json")
+    with replacing(history_path) as tmp:
+        tmp.write_text(json.dumps(metadata["history"], indent=1))
+    print(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {saved} and {history_path}", file=sys.stderr)
+    return 0 if saved == out else EXIT_ERROR
+
+
+def _save_with_fallback(model: Any, out: Path, metadata: dict) -> Path:
+    """Save to ``out``; if that fails after all (the disk filled up during training), save to
+    the home folder or the temporary folder instead and say where: trained work is never lost."""
+    try:
+        return save_model(model, out, metadata)
+    except (OSError, ModelFileError) as error:
+        failure = error
+    name = f"{out.stem}-rescued-{time.strftime('%Y%m%d-%H%M%S')}.keras"
+    for folder in (Path.home(), Path(tempfile.gettempdir())):
+        try:
+            saved = save_model(model, folder / name, metadata)
+        except (OSError, ModelFileError):
+            continue
+        print(f"mnistdesk: error: could not write {out} ({failure}); the model is saved as {saved} instead", file=sys.stderr)
+        return saved
+    raise ModelFileError(f"{out}: could not write the model ({failure}), nor a copy in the home or temporary folder")
+
+
+def _ignore(*_: Any) -> None:
+    """A callback for events the CLI does not show."""
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -104,12 +144,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from mnistdesk.evaluation import evaluate
 
     predictor = load_predictor(args.model)
-    trained_on = read_metadata(args.model).get("dataset")
+    metadata, notes = read_metadata_checked(args.model)
+    _print_notes(args.model, [*notes, predictor.note])
+    trained_on = metadata.get("dataset")
     source = args.dataset or (trained_on if trained_on in BUILTIN_DATASETS else "sample")
     dataset = load_dataset(source)
     score = evaluate(predictor, dataset.x_test, dataset.y_test)
+    if not math.isfinite(score.loss):
+        raise ModelFileError(f"{args.model}: the model gives non-finite outputs on {dataset.name}; it cannot be scored")
     if args.json:
-        print(json.dumps({"model": str(args.model), "dataset": dataset.name, **score.as_dict()}))
+        print(json.dumps({"model": str(args.model), "dataset": dataset.name, **score.as_dict()}, allow_nan=False))
         return 0
     print(f"{args.model} on {dataset.name} test ({score.n} images): accuracy {score.accuracy:.4f}, loss {score.loss:.4f}")
     print("class  accuracy  " + " ".join(f"{name[:5]:>5}" for name in dataset.class_names))
@@ -126,20 +170,24 @@ def _run_classify(args: argparse.Namespace) -> int:
     from mnistdesk.preprocess import preprocess
 
     predictor = load_predictor(args.model)
+    _print_notes(args.model, [predictor.note])
     status = 0
     for path in args.images:
         try:
             image = preprocess(load_ink(path), args.mode)
             if image is None:
                 raise ImageFileError(f"{path}: no ink found (a blank image)")
+            probabilities = predictor.predict(image)[0]
+            if not np.isfinite(probabilities).all():
+                raise ImageFileError(f"{path}: the model gives non-finite outputs for this image")
         except ImageFileError as error:
             print(f"mnistdesk: {error}", file=sys.stderr)
             status = EXIT_ERROR
             continue
-        probabilities = predictor.predict(image)[0]
         digit = int(np.argmax(probabilities))
         if args.json:
-            print(json.dumps({"path": str(path), "digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]}), flush=True)
+            record = {"path": str(path), "digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]}
+            print(json.dumps(record, allow_nan=False), flush=True)
         else:
             print(f"{path}: {digit} ({probabilities[digit]:.1%})", flush=True)
     return status
@@ -159,6 +207,20 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 4294967295, got {text}")
+    return value
+
+
+def _print_notes(path: Path, notes: Sequence[str | None]) -> None:
+    """One stderr line per thing the user should know about a model file (ignored metadata,
+    softmax applied to its outputs)."""
+    for note in filter(None, notes):
+        print(f"mnistdesk: note: {path}: {note}", file=sys.stderr)

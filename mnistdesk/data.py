@@ -11,6 +11,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import threading
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -22,6 +24,7 @@ import numpy as np
 
 from mnistdesk import paths
 from mnistdesk.files import replacing
+from mnistdesk.untrusted import MAX_DATASET_BYTES, FileRefused, check_npz_members, check_zip_directory, file_problem, format_bytes
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -34,7 +37,16 @@ FASHION_FILES = (
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 FASHION_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 BUILTIN_DATASETS = ("sample", "pen", "sample+pen", "mnist", "fashion_mnist")
-CONNECT_TIMEOUT_S = 8.0
+CONNECT_TIMEOUT_S = 8.0  # per network operation (connect, one read)
+#: A whole download may take this long (MNIST is 11 MB: ~2 minutes at 100 kB/s).
+DOWNLOAD_DEADLINE_S = 600.0
+#: Fewer than STALL_MIN_BYTES in STALL_WINDOW_S counts as a stalled connection.
+STALL_WINDOW_S = 30.0
+STALL_MIN_BYTES = 16 << 10
+#: No dataset file we download is bigger (Fashion-MNIST's largest is 26 MB).
+MAX_DOWNLOAD_BYTES = 64 << 20
+POLL_S = 0.1  # how often a download checks its clock and the Stop button
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 #: ``progress(done_bytes, total_bytes_or_None)``; return ``False`` to cancel the download.
 Progress = Callable[[int, "int | None"], "bool | None"]
@@ -78,27 +90,33 @@ def load_dataset(source: str | os.PathLike, progress: Progress | None = None) ->
         return _load_mnist(progress)
     if name == "fashion_mnist":
         return _load_fashion_mnist(progress)
-    if name.endswith(".npz") or Path(name).exists():
+    if name.endswith(".npz") or file_problem(name) != "no such file":
         return _load_npz(Path(name), Path(name).name)
     raise DatasetError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN_DATASETS)} or a path to a .npz file")
 
 
 def _load_npz(path: Path, name: str) -> Dataset:
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise DatasetError(f"{path}: {problem}")
     if not zipfile.is_zipfile(path):
         raise DatasetError(f"{path}: not a readable .npz file (an .npz is a zip archive of .npy arrays), or truncated")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in ("x_train", "y_train", "x_test", "y_test") if key not in archive.files]
+        check_zip_directory(path)
+        with zipfile.ZipFile(path) as members:
+            missing = [key for key in ARRAY_NAMES if f"{key}.npy" not in members.namelist()]
             if missing:
                 raise DatasetError(
                     f"{path}: missing array(s) {', '.join(missing)}; "
                     "expected x_train, y_train, x_test, y_test as in Keras's mnist.npz"
                 )
-            arrays = {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+            check_npz_members(members, ARRAY_NAMES)  # headers only: nothing big is allocated yet
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in ARRAY_NAMES}
     except DatasetError:
         raise
+    except FileRefused as reason:
+        raise DatasetError(f"{path}: {reason}") from None
     except ValueError as error:
         if "allow_pickle" in str(error):
             raise DatasetError(f"{path}: holds Python objects, which are never loaded; store plain numeric arrays") from None
@@ -188,8 +206,12 @@ def _load_fashion_mnist(progress: Progress | None) -> Dataset:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    """Read one gzipped IDX file (the format of the original MNIST distribution)."""
-    raw = gzip.decompress(path.read_bytes())
+    """Read one gzipped IDX file (the format of the original MNIST distribution), unpacking
+    at most :data:`MAX_DATASET_BYTES`: a gzip bomb fails here instead of filling memory."""
+    with gzip.open(path) as stream:
+        raw = stream.read(MAX_DATASET_BYTES + 1)
+    if len(raw) > MAX_DATASET_BYTES:
+        raise ValueError(f"it unpacks to over {format_bytes(MAX_DATASET_BYTES)}")
     ndim = raw[3] if len(raw) >= 4 else 0
     if raw[:2] != b"\0\0" or raw[2:3] != b"\x08" or ndim not in (1, 3):
         raise ValueError("not an IDX file of unsigned bytes")
@@ -209,17 +231,11 @@ def _sha256(path: Path) -> str:
 
 
 def _download(url: str, dest: Path, progress: Progress | None, sha256: str | None = None) -> None:
-    """Fetch ``url`` to ``dest`` atomically, failing fast and clearly when offline."""
+    """Fetch ``url`` to ``dest`` atomically, failing fast and clearly when offline, when the
+    connection stalls or the whole download takes too long, and stopping at once on cancel."""
     try:
         with replacing(dest, suffix=".part") as tmp:
-            with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                done = 0
-                while chunk := response.read(1 << 16):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if progress is not None and progress(done, total) is False:
-                        raise DownloadCancelled(f"download of {url} cancelled")
+            _fetch(url, tmp, progress)
             if sha256 is not None and _sha256(tmp) != sha256:
                 raise DatasetError(f"{url}: the download is damaged (checksum mismatch); try again")
     except (urllib.error.URLError, OSError) as error:
@@ -228,3 +244,53 @@ def _download(url: str, dest: Path, progress: Progress | None, sha256: str | Non
             f"cannot download {url} ({reason}). You seem to be offline: use the bundled sample "
             f"(--dataset sample), or copy {dest.name} from a machine that has it to {dest}"
         ) from None
+
+
+def _fetch(url: str, target: Path, progress: Progress | None) -> None:
+    """Copy ``url`` into ``target``. The reads happen in a daemon thread, because a read can
+    block for a whole socket timeout (and a proxy that trickles a byte every few seconds never
+    times out): this thread checks the deadline, the stall window and ``progress`` (the Stop
+    button) every :data:`POLL_S` and gives up at once; the reader then ends by itself."""
+    state: dict = {"done": 0, "total": None, "error": None}
+    finished, abandoned = threading.Event(), threading.Event()
+
+    def copy() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response, target.open("wb") as out:
+                state["total"] = int(response.headers.get("Content-Length") or 0) or None
+                while not abandoned.is_set() and (chunk := response.read1(1 << 16)):
+                    out.write(chunk)
+                    state["done"] += len(chunk)
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            state["error"] = error
+        finally:
+            finished.set()
+
+    threading.Thread(target=copy, name="mnistdesk-download", daemon=True).start()
+    started = window_started = time.monotonic()
+    window_done = 0
+    try:
+        while not finished.wait(POLL_S):
+            done, total, now = state["done"], state["total"], time.monotonic()
+            if progress is not None and progress(done, total) is False:
+                raise DownloadCancelled(f"download of {url} cancelled")
+            if max(done, total or 0) > MAX_DOWNLOAD_BYTES:
+                raise DatasetError(f"cannot download {url}: it is over {format_bytes(MAX_DOWNLOAD_BYTES)}, far more than the dataset; refused")
+            if now - started > DOWNLOAD_DEADLINE_S:
+                raise DatasetError(
+                    f"cannot download {url}: not finished after {DOWNLOAD_DEADLINE_S:.0f} s ({format_bytes(done)} so far; "
+                    "the connection is too slow). Try again later, or use the bundled sample (--dataset sample)"
+                )
+            if now - window_started >= STALL_WINDOW_S:
+                if done - window_done < STALL_MIN_BYTES:
+                    raise DatasetError(
+                        f"cannot download {url}: the connection stalled ({format_bytes(done - window_done)} in the last "
+                        f"{STALL_WINDOW_S:.0f} s). Try again later, or use the bundled sample (--dataset sample)"
+                    )
+                window_started, window_done = now, done
+    finally:
+        abandoned.set()
+    if state["error"] is not None:
+        raise state["error"]
+    if progress is not None and progress(state["done"], state["total"]) is False:
+        raise DownloadCancelled(f"download of {url} cancelled")

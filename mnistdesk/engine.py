@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mnistdesk.models import ModelFileError, check_model_file
+from mnistdesk.models import CONFIG_MEMBER, WEIGHTS_MEMBER, ModelFileError, check_model_file
+from mnistdesk.untrusted import MAX_CONFIG_BYTES, read_member
 
 IDENTITY_LAYERS = frozenset(
     {
@@ -36,6 +37,9 @@ IDENTITY_LAYERS = frozenset(
     }
 )
 INPUT_SHAPES = ((28, 28), (28, 28, 1))
+#: How far a model's outputs may be from a probability distribution and still count as one.
+PROBABILITY_TOLERANCE = 1e-3
+SOFTMAX_NOTE = "its outputs are not probabilities (the last layer has no softmax), so softmax is applied to them"
 
 
 class UnsupportedModel(Exception):
@@ -43,9 +47,28 @@ class UnsupportedModel(Exception):
 
 
 class Predictor(Protocol):
-    """Anything that maps a batch of 28×28 inputs in [0, 1] to class probabilities."""
+    """Anything that maps a batch of 28×28 inputs in [0, 1] to class probabilities.
+    ``note`` says, in one line, what was done to make a model's outputs probabilities."""
+
+    note: str | None
 
     def predict(self, images: np.ndarray) -> np.ndarray: ...
+
+
+#: A fixed noisy input: a model's outputs for it show whether it gives finite probabilities at
+#: all. One image, not a batch: a batch makes BLAS start its threads (10+ ms on a busy laptop).
+PROBE_IMAGE = np.random.default_rng(0).random((1, 28, 28), dtype=np.float32)
+
+
+def needs_softmax(outputs: np.ndarray) -> bool:
+    """Whether probe ``outputs`` are logits (finite, but not rows of probabilities); refuses a
+    model with the wrong output shape or non-finite outputs (NaN or infinite weights)."""
+    if outputs.ndim != 2 or outputs.shape[1] != 10:
+        raise ModelFileError(f"the model outputs shape {outputs.shape[1:]}, not 10 class probabilities")
+    if not np.isfinite(outputs).all():
+        raise ModelFileError("refused: the model's outputs are not finite numbers (its weights hold NaN or infinity)")
+    in_range = outputs.min() >= -PROBABILITY_TOLERANCE and outputs.max() <= 1 + PROBABILITY_TOLERANCE
+    return not (in_range and np.allclose(outputs.sum(axis=1), 1, atol=PROBABILITY_TOLERANCE))
 
 
 @dataclass(frozen=True)
@@ -64,9 +87,10 @@ class Engine:
         self.specs = tuple(specs)
         self._ops = [_build_op(spec) for spec in self.specs]
         self.input_shape = _input_shape(self.specs)
-        probe = self.predict(np.zeros((1, 28, 28), np.float32))
-        if probe.shape != (1, 10):
-            raise ModelFileError(f"the model outputs shape {probe.shape[1:]}, not 10 class probabilities")
+        self.note: str | None = None
+        if needs_softmax(self.predict(PROBE_IMAGE)):
+            self._ops.append(_softmax)
+            self.note = SOFTMAX_NOTE
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for images (N, 28, 28) or (N, 28, 28, 1), or one (28, 28) image."""
@@ -74,8 +98,9 @@ class Engine:
         if x.ndim == 2:
             x = x[None]
         x = x.reshape((x.shape[0], *self.input_shape))
-        for op in self._ops:
-            x = op(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # a crafted model's overflow is caught by the caller, not printed
+            for op in self._ops:
+                x = op(x)
         return x
 
     def with_weights(self, weights: Sequence[Sequence[np.ndarray]]) -> Engine:
@@ -98,17 +123,22 @@ class Engine:
         """Build from a ``.keras`` file without importing TensorFlow."""
         import h5py
 
+        check_model_file(path)  # declared sizes are capped before anything is read
         with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-            if config.get("class_name") != "Sequential":
-                raise UnsupportedModel(f"only Sequential models run in numpy, not {config.get('class_name')}")
-            with archive.open("model.weights.h5") as stream, h5py.File(stream, "r") as weights:
+            config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))  # checked above
+            kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+            if kind != "Sequential":
+                raise UnsupportedModel(f"only Sequential models run in numpy, not {kind}")
+            with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
                 specs = []
                 for layer, key in zip(config["config"]["layers"], _weight_keys(config["config"]["layers"])):
                     group = weights.get(f"layers/{key}/vars")
                     arrays = () if group is None else tuple(np.array(group[k]) for k in sorted(group, key=int))
                     specs.append(LayerSpec(layer["class_name"], layer["config"], arrays))
-        return cls(specs)
+        try:
+            return cls(specs)
+        except ModelFileError as error:
+            raise ModelFileError(f"{path}: {error}") from None
 
 
 class KerasPredictor:
@@ -116,24 +146,34 @@ class KerasPredictor:
 
     def __init__(self, model: Any):
         self.model = model
+        self.softmax = False
+        self.note: str | None = None
+        if needs_softmax(self.predict(PROBE_IMAGE)):
+            self.softmax, self.note = True, SOFTMAX_NOTE
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         x = np.asarray(images, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
         x = x.reshape((x.shape[0], *self.model.input_shape[1:]))
-        return np.asarray(self.model.predict(x, verbose=0))
+        outputs = np.asarray(self.model.predict(x, verbose=0))
+        return _softmax(outputs) if self.softmax else outputs
 
 
 def load_predictor(path: str | os.PathLike) -> Predictor:
     """The fastest predictor for a model file: numpy when it can, Keras (``safe_mode=True``) if not."""
-    check_model_file(path)
     try:
         return Engine.from_keras_file(path)
-    except (UnsupportedModel, KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile):
+    except ModelFileError:
+        raise
+    except Exception:  # unsupported, or a config the numpy engine cannot make sense of: Keras judges it
         from mnistdesk.models import load_model
 
-        return KerasPredictor(load_model(path))
+        model = load_model(path)
+        try:
+            return KerasPredictor(model)
+        except ModelFileError as error:
+            raise ModelFileError(f"{path}: {error}") from None
 
 
 def _weight_keys(layers: list[dict[str, Any]]) -> list[str]:

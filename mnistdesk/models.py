@@ -12,16 +12,20 @@ module stays instant: the app can read a model's metadata and predict before Ten
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnistdesk import __version__
 from mnistdesk.files import replacing
+from mnistdesk.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_declared_layers, check_hdf5_arrays, check_size, check_zip_directory, file_problem, format_bytes, read_member
 
 ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -29,6 +33,12 @@ DEFAULT_OPTIMIZER = {"dense": "rmsprop", "cnn": "adam", "lean": "adam"}
 DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
 PREPROCESSING_VERSION = "mnist-com-v1"
 METADATA_MEMBER = "mnistdesk.json"
+CONFIG_MEMBER = "config.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+#: Room in the weights file beyond its arrays (HDF5's own bookkeeping).
+WEIGHTS_FILE_SLACK = 16 << 20
+#: Free space a save needs: the biggest model here (cnn, with its optimizer state) is ~38 MB.
+MIN_FREE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,29 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) ->
     return path
 
 
+def check_model_target(path: str | os.PathLike) -> None:
+    """Refuse, before any work, a place a model cannot be saved to: a name not ending in
+    ``.keras``, a directory or special file, a folder that cannot be written, or a disk with
+    less than :data:`MIN_FREE_BYTES` free — so an hour of training is never lost at the end."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"{path}: model files must end in .keras")
+    problem = file_problem(path)
+    if problem not in (None, "no such file", "permission denied"):  # an unreadable file can still be replaced
+        raise ModelFileError(f"{path}: cannot save a model there: {problem}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the save creates the missing folders below this one
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot save a model there: the folder {folder} is not writable ({error.strerror or error})") from None
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise ModelFileError(f"{path}: cannot save a model there: only {format_bytes(free)} free on its disk, {format_bytes(MIN_FREE_BYTES)} needed")
+
+
 def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Copy a model file atomically (temporary file, then rename)."""
     source, target = Path(source), Path(target)
@@ -128,24 +161,125 @@ def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Pat
 
 
 def check_model_file(path: str | os.PathLike) -> None:
-    """Fail fast, without TensorFlow, on a missing, empty or non-zip model file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+    """Fail fast, without TensorFlow, on anything but a sane ``.keras`` file: an unreadable path,
+    a non-zip, or members and weight arrays that declare more than the caps in
+    :mod:`mnistdesk.untrusted` (a 330 KB file can declare a 6 GB kernel)."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise ModelFileError(f"{path}: {'no such model file' if problem == 'no such file' else problem}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a Keras model file (.keras); it may be damaged or truncated")
+    try:
+        check_zip_directory(path)
+        with zipfile.ZipFile(path) as archive:
+            _check_declared_sizes(archive)
+    except FileRefused as reason:
+        raise ModelFileError(f"{path}: {reason}") from None
+    except Exception as error:  # h5py and zipfile raise many types for crafted files
+        raise ModelFileError(f"{path}: not a Keras model file, or damaged ({type(error).__name__}: {error})") from None
+
+
+def _check_declared_sizes(archive: zipfile.ZipFile) -> None:
+    import h5py
+
+    names = set(archive.namelist())
+    if CONFIG_MEMBER not in names:
+        raise FileRefused(f"cannot load this model: it has no {CONFIG_MEMBER}, so it is not a Keras model file")
+    try:
+        check_declared_layers(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)))
+    except RecursionError:
+        raise FileRefused(f"refused: {CONFIG_MEMBER} is nested too deeply") from None
+    if METADATA_MEMBER in names:
+        check_size(METADATA_MEMBER, archive.getinfo(METADATA_MEMBER).file_size, MAX_METADATA_BYTES, "unpacks to")
+    if WEIGHTS_MEMBER in names:
+        check_size(WEIGHTS_MEMBER, archive.getinfo(WEIGHTS_MEMBER).file_size, MAX_WEIGHT_BYTES + WEIGHTS_FILE_SLACK, "unpacks to")
+        with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
+            check_hdf5_arrays(weights)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata mnistdesk stored with a model (empty for models from elsewhere). No TensorFlow."""
+    """The metadata mnistdesk stored with a model, its known fields checked (empty for models
+    from elsewhere). No TensorFlow."""
+    return read_metadata_checked(path)[0]
+
+
+def read_metadata_checked(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
+    """The checked metadata, and one note per field that was ignored because it was malformed."""
     try:
+        check_zip_directory(path)
         with zipfile.ZipFile(path) as archive:
             if METADATA_MEMBER not in archive.namelist():
-                return {}
-            record = json.loads(archive.read(METADATA_MEMBER))
+                return {}, []
+            raw = read_member(archive, METADATA_MEMBER, MAX_METADATA_BYTES)
+    except FileRefused as reason:
+        return {}, [f"metadata ignored: {reason}"]
     except (OSError, zipfile.BadZipFile, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+        return {}, []
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}, ["metadata ignored: it is not valid JSON"]
+    return validate_metadata(record)
+
+
+def validate_metadata(record: Any) -> tuple[dict[str, Any], list[str]]:
+    """Drop each known field whose value has the wrong type or range (a note says which), so
+    file-provided metadata can never crash a consumer; unknown fields pass through as data."""
+    if not isinstance(record, dict):
+        return {}, [f"metadata ignored: expected a JSON object, got {type(record).__name__}"]
+    clean, notes = {}, []
+    for key, value in record.items():
+        check, expected = METADATA_SCHEMA.get(key, (None, ""))
+        if check is None or check(value):
+            clean[key] = value
+        else:
+            notes.append(f"metadata field {key!r} ignored: {_preview(value)} is not {expected}")
+    return clean, notes
+
+
+def _preview(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _text(limit: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and len(value) <= limit and value.isprintable()
+
+
+def _number(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda value: _is_number(value) and low <= value <= high
+
+
+def _is_number(value: Any) -> bool:
+    # an int is finite however long (and math.isfinite would overflow on 10**400)
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
+
+
+def _scalars(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, (str, bool, type(None))) or _is_number(v) for v in value.values())
+
+
+def _history(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(series, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in series) for series in value.values()
+    )
+
+
+#: Each known metadata field: its check, and what it must be (for the note when it is not).
+METADATA_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "mnistdesk_version": (_text(40), "a short text"),
+    "preprocessing": (_text(40), "a short text"),
+    "saved": (_number(0, math.inf), "a time"),
+    "architecture": (_text(80), "a name of at most 80 printable characters"),
+    "dataset": (_text(4096), "a printable name"),
+    "class_names": (lambda value: isinstance(value, list) and len(value) == 10 and all(map(_text(40), value)), "a list of 10 short names"),
+    "train_config": (_scalars, "an object of plain values"),
+    "history": (_history, "an object of number lists"),
+    "test_accuracy": (_number(0, 1), "a number between 0 and 1"),
+    "test_loss": (_number(0, math.inf), "a non-negative number"),
+    "test_n": (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count"),
+    "train_seconds": (_number(0, math.inf), "a non-negative number"),
+}
 
 
 def load_model(path: str | os.PathLike) -> Any:

@@ -44,6 +44,7 @@ def run(model_path: Path | None = None) -> int:
     window = MainWindow(model_path)
     window.show()
     status = app.exec()
+    window.wait_for_threads()
     # Destroy the window while Qt is still up: left to interpreter shutdown, pyqtgraph's items
     # are torn down in an arbitrary order and the process segfaults on its way out.
     shiboken6.delete(window)

@@ -24,12 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from mnistdesk import __version__, paths
-from mnistdesk.engine import Engine, Predictor, load_predictor
+from mnistdesk.engine import Engine, Predictor
 from mnistdesk.gui.canvas import DrawingCanvas
+from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.imagefile import ImageFileError, load_ink
-from mnistdesk.models import ModelFileError, copy_model_file, read_metadata, save_model
+from mnistdesk.models import ModelFileError, copy_model_file, save_model
+from mnistdesk.settings import text_list_setting, text_setting
+from mnistdesk.untrusted import file_problem
 
 PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
 #: The background TensorFlow import holds the GIL in bursts (up to ~250 ms here), so it waits
@@ -38,6 +41,13 @@ TENSORFLOW_IDLE_MS = 1500
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MODE_LABELS = {"mnist": "MNIST preprocessing", "naive": "Naive: whole canvas → 28×28"}
 MAX_RECENT_MODELS = 8
+#: The window waits this long for a model to load; a slower one (Keras must be imported)
+#: finishes in the background while the window stays responsive.
+OPEN_WAIT_MS = 500
+STARTUP_OPEN_WAIT_MS = 3000
+#: Closing waits this long for a training run to stop; a TensorFlow import cannot be
+#: interrupted, so the window closes anyway and the app ends when the import does.
+CLOSE_WAIT_MS = 250
 
 
 class TensorFlowLoader(QObject):
@@ -74,6 +84,9 @@ class MainWindow(QMainWindow):
         self.trained_model = None  # a Keras model trained in this session, until saved
         self.model_metadata: dict = {}
         self.unsaved = False
+        self.model_loader: ModelLoader | None = None
+        self.model_loader_thread: QThread | None = None
+        self.closing = False
 
         self.canvas = DrawingCanvas()
         self.eye = ModelEyePanel()
@@ -91,6 +104,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self.model_label = QLabel()
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # names come from model files
         self.tensorflow_label = QLabel("TensorFlow: not loaded")
         self.tensorflow_label.setToolTip("TensorFlow is only needed for training; drawing and predicting run in numpy.")
         self.statusBar().addPermanentWidget(self.model_label)
@@ -114,9 +128,9 @@ class MainWindow(QMainWindow):
         self.training.message.connect(self._on_training_message)
 
         self._restore_settings()
-        requested = model_path or Path(str(self.settings.value("model/path", str(paths.SHIPPED_MODEL_PATH))))
-        if not self.open_model(requested, quiet=model_path is None):
-            self.open_model(paths.SHIPPED_MODEL_PATH)
+        requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
+        # Not shown yet, so nothing freezes: wait longer; falls back to the shipped model.
+        self.open_model(requested, quiet=model_path is None, wait_ms=STARTUP_OPEN_WAIT_MS)
 
         if preload_tensorflow:
             self.tensorflow_timer.start()
@@ -215,21 +229,59 @@ class MainWindow(QMainWindow):
         return action
 
     # -- model ---------------------------------------------------------------------------------
-    def open_model(self, path: Path, quiet: bool = False) -> bool:
-        """Load a model for prediction; on failure keep the current one and say why."""
+    def open_model(self, path: Path, quiet: bool = False, wait_ms: int = OPEN_WAIT_MS) -> bool:
+        """Load a model for prediction; on failure keep the current one and say why.
+
+        Loading (checks included) runs on a background thread. The window waits up to
+        ``wait_ms`` for it — a numpy-engine model takes milliseconds — and returns whether it
+        opened; a slower load (Keras must be imported) goes on in the background, the window
+        stays responsive, and the model is used when it is ready (returns True).
+        """
         if self.training.is_running():
             return False
-        try:
-            predictor = load_predictor(path)
-        except ModelFileError as error:
-            if not quiet:
-                QMessageBox.warning(self, "Cannot open model", f"{error}\n\nThe current model stays in use.")
+        if self.model_loader_thread is not None:  # one load at a time
+            if not self.model_loader_thread.wait(wait_ms):
+                self.statusBar().showMessage(f"Still opening {self.model_loader.path.name}…", 4000)
+                return False
+            self._finish_model_open()
+        self.model_loader, self.model_loader_thread = ModelLoader(Path(path), quiet), QThread(self)
+        self.model_loader.moveToThread(self.model_loader_thread)
+        self.model_loader_thread.started.connect(self.model_loader.run)
+        # Direct: the GUI thread may be blocked in wait() below, so a queued quit would never run.
+        self.model_loader.done.connect(self.model_loader_thread.quit, Qt.ConnectionType.DirectConnection)
+        self.model_loader_thread.finished.connect(self._on_model_loader_thread_finished)
+        self.model_loader_thread.start()
+        if self.model_loader_thread.wait(wait_ms):
+            return self._finish_model_open()
+        self.statusBar().showMessage(f"Opening {Path(path).name}… (this model needs TensorFlow, which takes a few seconds to load)")
+        return True
+
+    def _on_model_loader_thread_finished(self) -> None:
+        thread = self.model_loader_thread  # None or another one when the window already took the result
+        if thread is not None and thread.isFinished() and not self.closing:
+            self._finish_model_open()
+
+    def _finish_model_open(self) -> bool:
+        loader, thread = self.model_loader, self.model_loader_thread
+        self.model_loader = self.model_loader_thread = None
+        loader.deleteLater()
+        thread.deleteLater()
+        if loader.error is not None:
+            self._on_model_open_failed(loader.path, loader.error, loader.quiet)
             return False
         self.trained_model, self.unsaved = None, False
-        self._use_model(predictor, Path(path), read_metadata(path))
-        self.settings.setValue("model/path", str(path))
-        self._remember_model(Path(path))
+        self._use_model(loader.predictor, loader.path, loader.metadata)
+        self.settings.setValue("model/path", str(loader.path))
+        self._remember_model(loader.path)
+        if loader.notes:
+            self.statusBar().showMessage(f"{loader.path.name}: " + "; ".join(loader.notes), 10000)
         return True
+
+    def _on_model_open_failed(self, path: Path, message: str, quiet: bool) -> None:
+        if not quiet:
+            QMessageBox.warning(self, "Cannot open model", plain(f"{message}\n\nThe current model stays in use."))
+        if self.predictor is None and path != paths.SHIPPED_MODEL_PATH:  # e.g. a bad model in the settings
+            self.open_model(paths.SHIPPED_MODEL_PATH, wait_ms=STARTUP_OPEN_WAIT_MS)
 
     def _use_model(self, predictor: Predictor, path: Path | None, metadata: dict) -> None:
         self.predictor, self.model_path, self.model_metadata = predictor, path, metadata
@@ -251,7 +303,7 @@ class MainWindow(QMainWindow):
         if self.unsaved:
             parts.append("unsaved")
         self.model_label.setText(" · ".join(parts))
-        self.model_label.setToolTip(str(path) if path else "Not saved yet: File → Save model as…")
+        self.model_label.setToolTip(plain(str(path)) if path else "Not saved yet: File → Save model as…")
 
     def choose_model(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), "Keras models (*.keras)")
@@ -284,7 +336,7 @@ class MainWindow(QMainWindow):
             elif self.model_path is not None:
                 copy_model_file(self.model_path, path)
         except (OSError, ModelFileError) as error:
-            QMessageBox.warning(self, "Cannot save model", f"Could not write {path}:\n{error}")
+            QMessageBox.warning(self, "Cannot save model", plain(f"Could not write {path}:\n{error}"))
             return False
         self.model_path, self.unsaved = path, False
         self.settings.setValue("model/path", str(path))
@@ -301,15 +353,14 @@ class MainWindow(QMainWindow):
         self._refresh_recent_menu()
 
     def _recent_models(self) -> list[str]:
-        value = self.settings.value("model/recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        return text_list_setting(self.settings.value("model/recent"), MAX_RECENT_MODELS)
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
-        recent = [p for p in self._recent_models() if Path(p).is_file()]
+        recent = [p for p in self._recent_models() if file_problem(p) is None]
         for number, name in enumerate(recent, start=1):
             action = self.recent_menu.addAction(f"&{number} {Path(name).name}")
-            action.setToolTip(name)
+            action.setToolTip(plain(name))
             action.triggered.connect(lambda checked=False, name=name: self.open_model(Path(name)))
         self.recent_menu.setEnabled(bool(recent))
 
@@ -326,8 +377,13 @@ class MainWindow(QMainWindow):
         self._update_model_label(training=True)
 
     def _on_training_model_trained(self, model, metadata: dict) -> None:
+        try:
+            engine = Engine.from_keras_model(model)
+        except ModelFileError as error:  # diverged so far that even the last good weights overflow
+            self.statusBar().showMessage(f"The trained model cannot be used: {error}", 10000)
+            return
         self.trained_model, self.unsaved = model, True
-        self._use_model(Engine.from_keras_model(model), None, metadata)
+        self._use_model(engine, None, metadata)
 
     def _on_training_running_changed(self, running: bool) -> None:
         if running:
@@ -349,7 +405,7 @@ class MainWindow(QMainWindow):
         try:
             ink = load_ink(path)
         except ImageFileError as error:
-            QMessageBox.warning(self, "Cannot open image", str(error))
+            QMessageBox.warning(self, "Cannot open image", plain(str(error)))
             return False
         self.canvas.set_background(ink)
         self.statusBar().showMessage(f"Opened {path}", 4000)
@@ -446,7 +502,7 @@ class MainWindow(QMainWindow):
         self.mode_box.setCurrentIndex(max(index, 0))
 
     def _last_dir(self) -> str:
-        return str(self.settings.value("files/last_dir", str(Path.home())))
+        return text_setting(self.settings.value("files/last_dir"), str(Path.home()))
 
     def _remember_dir(self, name: str) -> None:
         self.settings.setValue("files/last_dir", str(Path(name).parent))
@@ -463,16 +519,27 @@ class MainWindow(QMainWindow):
         if not self.training.is_running() and self.unsaved and not self._confirm_discard():
             event.ignore()
             return
-        self.training.shutdown()
+        self.closing = True
+        self.training.shutdown(CLOSE_WAIT_MS)  # a run stops within a batch, a download at once
+        for thread in (self.tensorflow_thread, self.model_loader_thread):
+            if thread is not None:
+                thread.quit()
         self.prediction_timer.stop()
         self.tensorflow_timer.stop()
         self.statusBar().clearMessage()  # stops the message's own timeout timer
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        if self.tensorflow_thread is not None:
-            self.tensorflow_thread.quit()
-            self.tensorflow_thread.wait()
         super().closeEvent(event)
+
+    def wait_for_threads(self) -> None:
+        """Block until the background threads have ended: after the window has closed (nothing
+        on screen freezes), before it is destroyed (destroying a running QThread aborts the
+        process). A TensorFlow import cannot be interrupted; everything else ends at once."""
+        self.training.shutdown(0)  # in case the app quit without closing the window
+        for thread in (self.training.thread, self.tensorflow_thread, self.model_loader_thread):
+            if thread is not None:
+                thread.quit()
+                thread.wait()
 
     def _confirm_discard(self) -> bool:
         """Ask before a trained, unsaved model is thrown away; True to go on closing."""

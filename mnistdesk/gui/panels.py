@@ -47,6 +47,7 @@ class SoftmaxPanel(QWidget):
         super().__init__(parent)
         self.verdict = QLabel(EMPTY_TEXT)
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.verdict.setTextFormat(Qt.TextFormat.PlainText)  # class names come from model files
         font = QFont(self.verdict.font())
         font.setPointSizeF(font.pointSizeF() * 1.8)
         font.setBold(True)

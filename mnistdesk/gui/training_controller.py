@@ -9,7 +9,9 @@ from PySide6.QtCore import QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from mnistdesk.engine import Engine
-from mnistdesk.models import TrainConfig
+from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig
+from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
+from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
 from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker
 
@@ -102,13 +104,17 @@ class TrainingController(QObject):
             self.worker.control.stop()
             self.panel.show_status("Stopping after this batch…", busy=True)
 
-    def shutdown(self) -> None:
-        """Stop any run and wait for its thread: called when the window closes."""
+    def shutdown(self, wait_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Stop any run (a download is cancelled at once) and wait up to ``wait_ms`` for its
+        thread: called when the window closes. False while the thread still runs (an import
+        of TensorFlow cannot be interrupted): the thread must then not be destroyed yet."""
+        self.blockSignals(True)  # updates still queued from the worker must not reach a closed window
         if self.worker is not None and self.thread is not None:
             self.worker.control.abandon()
+            self.worker.blockSignals(True)  # nor its results (a failure dialog for a closed window)
             self.thread.quit()
-            self.thread.wait(SHUTDOWN_WAIT_MS)
-        self.blockSignals(True)  # updates still queued from the worker must not reach a closed window
+            return self.thread.wait(wait_ms)
+        return True
 
     def dataset_source(self) -> str | None:
         data = self.panel.dataset.currentData()
@@ -149,7 +155,10 @@ class TrainingController(QObject):
     def _on_worker_weights_changed(self, weights: list) -> None:
         if self.engine is None:
             return
-        self.engine = self.engine.with_weights(weights)
+        try:
+            self.engine = self.engine.with_weights(weights)
+        except ModelFileError:  # finite weights so large that the outputs overflow: keep the last good ones
+            return
         self.weights.show_kernel(self.engine.first_layer_weights())
         self.predictor_changed.emit(self.engine)
 
@@ -179,14 +188,14 @@ class TrainingController(QObject):
             choice = QMessageBox.warning(
                 self.window,
                 title,
-                f"{message}\n\nTrain on the bundled sample of 5,000 MNIST digits instead?",
+                plain(f"{message}\n\nTrain on the bundled sample of 5,000 MNIST digits instead?"),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             )
             if choice == QMessageBox.StandardButton.Yes:
                 self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
                 self._retry_with_sample = True
             return
-        QMessageBox.critical(self.window, title, message)
+        QMessageBox.critical(self.window, title, plain(message))
 
     def _on_thread_finished(self) -> None:
         self.curves.flush()
@@ -220,13 +229,15 @@ class TrainingController(QObject):
         settings.setValue("train/augment", panel.augment.isChecked())
 
     def _restore_options(self) -> None:
-        panel, settings = self.panel, self.settings
-        index = panel.architecture.findData(settings.value("train/architecture", "lean"))
+        """Each saved option that is missing or invalid (a hand-edited file) keeps the panel's default."""
+        panel, value = self.panel, self.settings.value
+        index = panel.architecture.findData(choice_setting(value("train/architecture"), "lean", ARCHITECTURES))
         panel.architecture.setCurrentIndex(max(index, 0))
-        index = panel.dataset.findData(settings.value("train/dataset", "sample"))
+        index = panel.dataset.findData(text_setting(value("train/dataset"), "sample"))
         panel.dataset.setCurrentIndex(max(index, 0))
-        panel.epochs.setValue(int(settings.value("train/epochs", panel.epochs.value())))
-        panel.batch_size.setValue(int(settings.value("train/batch_size", panel.batch_size.value())))
-        panel.optimizer.setCurrentText(str(settings.value("train/optimizer", panel.optimizer.currentText())))
-        panel.learning_rate.setValue(float(settings.value("train/learning_rate", panel.learning_rate.value())))
-        panel.augment.setChecked(str(settings.value("train/augment", "false")).lower() == "true")
+        for box, key in ((panel.epochs, "train/epochs"), (panel.batch_size, "train/batch_size")):
+            box.setValue(int_setting(value(key), box.value(), box.minimum(), box.maximum()))
+        panel.optimizer.setCurrentText(choice_setting(value("train/optimizer"), panel.optimizer.currentText(), OPTIMIZERS))
+        rate = panel.learning_rate
+        rate.setValue(float_setting(value("train/learning_rate"), rate.value(), rate.minimum(), rate.maximum()))
+        panel.augment.setChecked(bool_setting(value("train/augment"), False))

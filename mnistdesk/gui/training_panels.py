@@ -264,7 +264,13 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
     def show_kernel(self, kernel: np.ndarray | None) -> None:
         if kernel is None:
             return
-        mosaic, tile, grid, count = weight_mosaic(np.asarray(kernel))
+        try:
+            mosaic, tile, grid, count = weight_mosaic(np.asarray(kernel))
+        except ValueError:  # a model from elsewhere whose first layer is no image (e.g. 1 input)
+            self.layout_info = self.tiles = None
+            self.image.clear()
+            self.caption.setText(f"first layer: {np.shape(kernel)} weights, not drawable as images")
+            return
         limit = float(np.nanmax(np.abs(mosaic))) or 1.0
         self.kind = "unit" if kernel.ndim == 2 else "filter"
         self.layout_info = (tile, grid, count)

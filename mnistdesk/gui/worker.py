@@ -63,6 +63,9 @@ class TrainingWorker(QObject):
         self.status.emit("Loading TensorFlow…")
         from mnistdesk.training import Batches, LiveCallback, describe, fit, new_model
 
+        if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
+            self.stopped.emit({})
+            return
         self.status.emit(f"Building {self.config.architecture}…")
         model = new_model(self.config)
         self.model = model
