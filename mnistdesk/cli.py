@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mnistdesk import __version__, paths
-from mnistdesk.data import BUILTIN_DATASETS, DatasetError
+from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline
 from mnistdesk.imagefile import ImageFileError
 from mnistdesk.files import replacing
-from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
+from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
 from mnistdesk.preprocess import MODES
 
 EXIT_ERROR = 1
@@ -33,13 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
         "With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"mnistdesk {__version__}")
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="also show TensorFlow's and Qt's own log messages")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's and Qt's own log messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     dataset_help = f"{', '.join(BUILTIN_DATASETS)}, or a .npz in Keras's layout (x_train, y_train, x_test, y_test)"
 
-    gui = commands.add_parser("gui", help="open the app (the default)")
+    gui = commands.add_parser("gui", parents=[verbose], help="open the app (the default)")
     gui.add_argument("--model", type=Path, help="model file to open (default: the shipped model)")
 
-    train = commands.add_parser("train", help="train a model and save it with its history")
+    train = commands.add_parser("train", parents=[verbose], help="train a model and save it with its history")
     train.add_argument("--model", choices=ARCHITECTURES, default="lean", help="architecture (default: lean)")
     train.add_argument("--dataset", default="sample", help=f"{dataset_help} (default: sample)")
     train.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
@@ -48,14 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
     train.add_argument("--augment", action="store_true", help="random rotations, shifts, zoom and stroke thickness")
     train.add_argument("--seed", type=_seed, help="random seed, for a reproducible run")
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=DEFAULT_VALIDATION_FRACTION,
+        help=f"fraction of the training split held out (stratified, fixed seed) to validate each epoch; the test split is scored once at the end (default: {DEFAULT_VALIDATION_FRACTION:g})",
+    )
+    train.add_argument("--log-dir", type=Path, help="write TensorBoard logs (epoch metrics, first-layer weight images) here")
     train.add_argument("--out", type=Path, help="where to write the model (default: MODEL-DATASET.keras)")
 
-    evaluate = commands.add_parser("evaluate", help="score a model on a dataset's test split")
+    evaluate = commands.add_parser("evaluate", parents=[verbose], help="score a model on a dataset's test split")
     evaluate.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="default: the shipped model")
     evaluate.add_argument("--dataset", help=f"{dataset_help} (default: the model's own, else sample)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    classify = commands.add_parser("classify", help="classify digits in image files (PNG, JPEG, BMP, …)")
+    classify = commands.add_parser("classify", parents=[verbose], help="classify digits in image files (PNG, JPEG, BMP, …)")
     classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     classify.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="default: the shipped model")
     classify.add_argument("--mode", choices=MODES, default="mnist", help="preprocessing (default: mnist)")
@@ -66,9 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    if not getattr(args, "verbose", False):
+        _quiet_native_stderr()
     handlers = {None: _run_gui, "gui": _run_gui, "train": _run_train, "evaluate": _run_evaluate, "classify": _run_classify}
     try:
         return handlers[args.command](args)
+    except DatasetOffline as error:
+        print(f"mnistdesk: error: {error} (--dataset sample)", file=sys.stderr)
+        return EXIT_ERROR
     except (DatasetError, ModelFileError) as error:
         print(f"mnistdesk: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -83,6 +98,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _quiet_native_stderr() -> None:
+    """Keep the terminal to our own messages: TensorFlow's C++ start-up lines ("failed call to
+    cuInit", oneDNN notes) ignore ``TF_CPP_MIN_LOG_LEVEL`` and write to file descriptor 2. Point
+    that descriptor at /dev/null and give Python's ``sys.stderr`` (our messages, warnings, any
+    traceback) the original stream. Only when stderr really is descriptor 2 (not in tests)."""
+    try:
+        if sys.stderr is None or sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (captured)
+        return
+    sys.stderr.flush()
+    original = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(original, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+
+
 def _run_gui(args: argparse.Namespace) -> int:
     from mnistdesk.gui.app import run
 
@@ -95,15 +128,19 @@ def _run_train(args: argparse.Namespace) -> int:
     out = args.out or Path(f"{args.model}-{Path(str(args.dataset)).stem}.keras")
     check_model_target(out)  # before the data and the training, not after an hour of it
     dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
-    print(f"training {args.model} on {dataset.name}: {len(dataset.x_train)} train / {len(dataset.x_test)} test digits", file=sys.stderr)
+    held_out = round(args.validation_split * len(dataset.x_train))
+    print(f"training {args.model} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
     from mnistdesk.live import TrainingControl
-    from mnistdesk.training import Batches, LiveCallback, ProgressPrinter, train
+    from mnistdesk.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
 
-    config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed)
-    steps = len(Batches(dataset.x_train, dataset.y_train, args.batch_size, shuffle=False))
+    config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed, args.validation_split)
+    steps = len(training_batches(dataset, config))
     # The window's NaN guard: stops at a non-finite loss and puts the last good weights back.
-    guard = LiveCallback(TrainingControl(), steps, args.epochs, len(dataset.x_train), _ignore, _ignore, _ignore, batch_interval=1.0, weights_interval=1.0)
-    model, metadata = train(config, dataset, None, [guard, ProgressPrinter(sys.stderr, args.epochs, steps)])
+    guard = LiveCallback(TrainingControl(), steps, args.epochs, len(dataset.x_train) - held_out, _ignore, _ignore, _ignore, batch_interval=1.0, weights_interval=1.0)
+    callbacks = [guard, ProgressPrinter(sys.stderr, args.epochs, steps)]
+    if args.log_dir is not None:
+        callbacks.append(TensorBoardLogger(args.log_dir))
+    model, metadata = train(config, dataset, None, callbacks)
     if guard.nan_message is not None:
         unchanged = f"{out} is unchanged" if out.exists() else f"{out} was not written"
         print(f"mnistdesk: error: training stopped: {guard.nan_message} Nothing was saved ({unchanged}); try a lower learning rate (--lr).", file=sys.stderr)
@@ -112,7 +149,11 @@ def _run_train(args: argparse.Namespace) -> int:
     history_path = saved.with_suffix(".history.json")
     with replacing(history_path) as tmp:
         tmp.write_text(json.dumps(metadata["history"], indent=1))
+    if "validation_accuracy" in metadata:
+        print(f"validation accuracy {metadata['validation_accuracy']:.4f} on {metadata['validation_n']} digits held out of training", file=sys.stderr)
     print(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {saved} and {history_path}", file=sys.stderr)
+    if args.log_dir is not None:
+        print(f"TensorBoard logs in {args.log_dir}: tensorboard --logdir {args.log_dir}", file=sys.stderr)
     return 0 if saved == out else EXIT_ERROR
 
 
@@ -202,6 +243,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
 
 

@@ -60,6 +60,11 @@ class DownloadCancelled(DatasetError):
     """The user cancelled a download."""
 
 
+class DatasetOffline(DatasetError):
+    """A download failed because the machine seems to be offline; the message names the files
+    to copy by hand and suggests the bundled sample (without naming a CLI flag or a button)."""
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Train and test images (uint8, N×28×28) with their labels (uint8 0-9)."""
@@ -184,7 +189,10 @@ def _checked(name: str, origin: Path | str, x_train, y_train, x_test, y_test, cl
 def _load_mnist(progress: Progress | None) -> Dataset:
     path = paths.datasets_dir() / "mnist.npz"
     if not (path.is_file() and _sha256(path) == MNIST_SHA256):
-        _download(KERAS_ORIGIN + "mnist.npz", path, progress, MNIST_SHA256)
+        try:
+            _download(KERAS_ORIGIN + "mnist.npz", path, progress, MNIST_SHA256)
+        except DatasetOffline as error:
+            raise _offline(error, path.parent, [path.name]) from None
     return _load_npz(path, "mnist")
 
 
@@ -196,7 +204,10 @@ def _load_fashion_mnist(progress: Progress | None) -> Dataset:
         try:
             arrays.append(_read_idx(path))
         except (OSError, EOFError, ValueError):
-            _download(KERAS_ORIGIN + filename, path, progress)
+            try:
+                _download(KERAS_ORIGIN + filename, path, progress)
+            except DatasetOffline as error:
+                raise _offline(error, folder, FASHION_FILES) from None
             try:
                 arrays.append(_read_idx(path))
             except (OSError, EOFError, ValueError) as error:
@@ -240,10 +251,14 @@ def _download(url: str, dest: Path, progress: Progress | None, sha256: str | Non
                 raise DatasetError(f"{url}: the download is damaged (checksum mismatch); try again")
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise DatasetError(
-            f"cannot download {url} ({reason}). You seem to be offline: use the bundled sample "
-            f"(--dataset sample), or copy {dest.name} from a machine that has it to {dest}"
-        ) from None
+        raise DatasetOffline(f"cannot download {url} ({reason})") from None
+
+
+def _offline(error: DatasetOffline, folder: Path, files: "tuple[str, ...] | list[str]") -> DatasetOffline:
+    """The offline message, naming every file the dataset needs (Fashion-MNIST has four)."""
+    listing = files[0] if len(files) == 1 else ", ".join(files[:-1]) + " and " + files[-1]
+    them = "it" if len(files) == 1 else "them"
+    return DatasetOffline(f"{error}. You seem to be offline: copy {listing} from a machine that has {them} into {folder}, or use the bundled sample")
 
 
 def _fetch(url: str, target: Path, progress: Progress | None) -> None:
@@ -279,13 +294,13 @@ def _fetch(url: str, target: Path, progress: Progress | None) -> None:
             if now - started > DOWNLOAD_DEADLINE_S:
                 raise DatasetError(
                     f"cannot download {url}: not finished after {DOWNLOAD_DEADLINE_S:.0f} s ({format_bytes(done)} so far; "
-                    "the connection is too slow). Try again later, or use the bundled sample (--dataset sample)"
+                    "the connection is too slow). Try again later, or use the bundled sample"
                 )
             if now - window_started >= STALL_WINDOW_S:
                 if done - window_done < STALL_MIN_BYTES:
                     raise DatasetError(
                         f"cannot download {url}: the connection stalled ({format_bytes(done - window_done)} in the last "
-                        f"{STALL_WINDOW_S:.0f} s). Try again later, or use the bundled sample (--dataset sample)"
+                        f"{STALL_WINDOW_S:.0f} s). Try again later, or use the bundled sample"
                     )
                 window_started, window_done = now, done
     finally:

@@ -31,6 +31,7 @@ ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEFAULT_OPTIMIZER = {"dense": "rmsprop", "cnn": "adam", "lean": "adam"}
 DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
+DEFAULT_VALIDATION_FRACTION = 0.1
 PREPROCESSING_VERSION = "mnist-com-v1"
 METADATA_MEMBER = "mnistdesk.json"
 CONFIG_MEMBER = "config.json"
@@ -53,9 +54,10 @@ class TrainConfig:
     learning_rate: float | None = None
     augment: bool = False
     seed: int | None = None
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION  # of the training split, held out to validate each epoch
 
     def resolved_optimizer(self) -> str:
-        return self.optimizer or DEFAULT_OPTIMIZER[self.architecture]
+        return self.optimizer or DEFAULT_OPTIMIZER.get(self.architecture, "adam")
 
 
 class ModelFileError(Exception):

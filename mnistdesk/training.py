@@ -19,22 +19,25 @@ from mnistdesk.augment import augment_batch
 from mnistdesk.data import Dataset, normalize
 from mnistdesk.engine import Engine
 from mnistdesk.evaluation import evaluate
-from mnistdesk.live import RunningMeans, Throttle, TrainingControl, format_eta
+from mnistdesk.live import RunningMeans, Throttle, TrainingControl, format_eta, weight_mosaic
 from mnistdesk.models import TrainConfig, build_model, save_model
+
+VALIDATION_SEED = 0
 
 
 class Batches(keras.utils.PyDataset):
     """Shuffled (optionally augmented) batches, normalised to float32 one batch at a time."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool = False, shuffle: bool = True, seed: int | None = None):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool = False, shuffle: bool = True, seed: int | None = None, indices: np.ndarray | None = None):
         super().__init__()
         self.images, self.labels = images, labels.astype(np.int32)
         self.batch_size, self.augment, self.shuffle = batch_size, augment, shuffle
+        self.indices = np.arange(len(images)) if indices is None else indices  # a split, without copying images
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(images)) if shuffle else np.arange(len(images))
+        self.order = self.rng.permutation(self.indices) if shuffle else self.indices
 
     def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
+        return math.ceil(len(self.indices) / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -45,14 +48,33 @@ class Batches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
-            self.order = self.rng.permutation(len(self.images))
+            self.order = self.rng.permutation(self.indices)
+
+
+def split_validation(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation): ``fraction`` of each class held out of training.
+
+    Stratified, and seeded with a fixed seed rather than the run's: every run and every
+    continued run on the same data validates on the same digits, never on ones it trained on.
+    """
+    rng = np.random.default_rng(VALIDATION_SEED)
+    held_out = [rng.permutation(members)[: round(fraction * len(members))] for members in (np.flatnonzero(labels == c) for c in np.unique(labels))]
+    validation = np.sort(np.concatenate(held_out)) if held_out else np.empty(0, np.int64)
+    return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+def training_batches(dataset: Dataset, config: TrainConfig) -> Batches:
+    """The batches a run trains on: the training split less its validation hold-out."""
+    train_indices, _ = split_validation(dataset.y_train, config.validation_fraction)
+    return Batches(dataset.x_train, dataset.y_train, config.batch_size, config.augment, seed=config.seed, indices=train_indices)
 
 
 def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0) -> dict[str, list[float]]:
-    """``model.fit`` on the dataset's training split, validating on its test split each epoch."""
-    train = Batches(dataset.x_train, dataset.y_train, config.batch_size, config.augment, seed=config.seed)
-    test = Batches(dataset.x_test, dataset.y_test, 500, shuffle=False)
-    history = model.fit(train, validation_data=test, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0)
+    """``model.fit`` for ``config.epochs`` more epochs, validating each epoch on the held-out
+    validation split. The test split is not touched here: :func:`describe` scores it once."""
+    _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
+    validation = Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=validation_indices) if len(validation_indices) else None
+    history = model.fit(training_batches(dataset, config), validation_data=validation, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
@@ -72,18 +94,21 @@ def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None =
 
 
 def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[str, list[float]], seconds: float) -> dict[str, Any]:
-    """The metadata saved with a model: how it was made and how it scores on the test split.
-    A run stopped early is scored and described all the same."""
-    score = evaluate(Engine.from_keras_model(model), dataset.x_test, dataset.y_test)
+    """The metadata saved with a model: how it was made, how it scores on the validation split
+    it was tuned on, and — once, at the end — on the test split. A run stopped early is scored
+    and described all the same."""
+    engine = Engine.from_keras_model(model)
+    _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
+    scores = {"test": evaluate(engine, dataset.x_test, dataset.y_test)}
+    if len(validation_indices):
+        scores["validation"] = evaluate(engine, dataset.x_train[validation_indices], dataset.y_train[validation_indices])
     return {
         "architecture": config.architecture,
         "dataset": dataset.name,
         "class_names": list(dataset.class_names),
         "train_config": {**asdict(config), "optimizer": config.resolved_optimizer()},
         "history": history,
-        "test_accuracy": score.accuracy,
-        "test_loss": score.loss,
-        "test_n": score.n,
+        **{f"{split}_{key}": value for split, score in scores.items() for key, value in (("accuracy", score.accuracy), ("loss", score.loss), ("n", score.n))},
         "train_seconds": round(seconds, 1),
     }
 
@@ -93,6 +118,11 @@ def new_model(config: TrainConfig) -> Any:
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     return build_model(config.architecture, config.resolved_optimizer(), config.learning_rate)
+
+
+class RunAbandoned(Exception):
+    """Raised between batches when the app is closing: leaves ``model.fit`` at once, skipping
+    the validation pass Keras would otherwise run for the interrupted epoch."""
 
 
 class LiveCallback(keras.callbacks.Callback):
@@ -114,6 +144,7 @@ class LiveCallback(keras.callbacks.Callback):
         self.batch_throttle, self.weights_throttle = Throttle(batch_interval), Throttle(weights_interval)
         self.means = RunningMeans()
         self.epoch = 0
+        self.first_epoch: int | None = None  # a continued run starts past epoch 0
         self.done_in_epoch = 0  # batches finished in the current epoch
         self.nan_message: str | None = None
         self.good_weights: list[np.ndarray] = []
@@ -125,10 +156,14 @@ class LiveCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.epoch, self.done_in_epoch = epoch, 0
+        if self.first_epoch is None:
+            self.first_epoch = epoch
         self.means.start_epoch()
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
         self.done_in_epoch = batch
+        if self.control.abandoned:
+            raise RunAbandoned
         rate = self.control.take_learning_rate()
         if rate is not None:
             self.model.optimizer.learning_rate.assign(rate)
@@ -167,7 +202,8 @@ class LiveCallback(keras.callbacks.Callback):
             self.nan_message = f"The loss became {values.get('loss')} in epoch {self.epoch + 1}, before batch {self.done_in_epoch + 1}."
             self.model.stop_training = True
             return
-        seen = (self.epoch * self.steps + self.done_in_epoch) * self.samples / self.steps
+        first = self.first_epoch or 0
+        seen = ((self.epoch - first) * self.steps + self.done_in_epoch) * self.samples / self.steps
         average = seen / max(time.perf_counter() - self.started, 1e-9)  # validation and pauses
         self.on_batch(
             {
@@ -178,7 +214,7 @@ class LiveCallback(keras.callbacks.Callback):
                 "steps": self.steps,
                 "progress": self.epoch + self.done_in_epoch / self.steps,
                 "samples_per_s": average,
-                "eta_s": (self.samples * self.epochs - seen) / average if seen else math.inf,
+                "eta_s": (self.samples * (self.epochs - first) - seen) / average if seen else math.inf,
                 "learning_rate": float(self.model.optimizer.learning_rate),
             }
         )
@@ -221,3 +257,61 @@ class ProgressPrinter(keras.callbacks.Callback):
         prefix = "\r\033[K" if self.live else ""
         self.stream.write(f"{prefix}epoch {done}/{self.epochs}  {metrics}  {now - self.epoch_started:.1f}s  ETA {format_eta(eta)}\n")
         self.stream.flush()
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """TensorBoard logs laid out as Keras's own callback writes them (``train/`` and
+    ``validation/`` folders, ``epoch_loss``, ``epoch_accuracy``, …) plus the first layer's
+    weights as an image.
+
+    Epoch hooks only, unlike ``keras.callbacks.TensorBoard``, which overrides
+    ``on_train_batch_end`` and so makes Keras sync every batch. The event files are written
+    with TensorFlow's record writer and protocol buffers, so writing logs needs no
+    ``tensorboard`` package (TensorFlow 2.21 no longer installs it; viewing them does)."""
+
+    def __init__(self, log_dir: str | os.PathLike):
+        super().__init__()
+        import tensorflow as tf
+
+        self.writers = {}
+        for split in ("train", "validation"):
+            folder = Path(log_dir) / split
+            folder.mkdir(parents=True, exist_ok=True)
+            self.writers[split] = tf.io.TFRecordWriter(str(folder / f"events.out.tfevents.{time.time():.0f}.mnistdesk.v2"))
+            self._write(split, file_version="brain.Event:2")
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        from tensorflow.core.framework.summary_pb2 import Summary
+
+        for key, value in (logs or {}).items():
+            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            self._write(split, step=epoch, summary=Summary(value=[Summary.Value(tag=f"epoch_{name}", simple_value=float(value))]))
+        kernel = Engine.from_keras_model(self.model).first_layer_weights()
+        if kernel is not None:
+            image = Summary.Image(height=0, width=0, colorspace=1, encoded_image_string=_weights_png(kernel))
+            self._write("train", step=epoch, summary=Summary(value=[Summary.Value(tag="first_layer_weights", image=image)]))
+        for writer in self.writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def _write(self, split: str, **fields: Any) -> None:
+        from tensorflow.core.util.event_pb2 import Event
+
+        self.writers[split].write(Event(wall_time=time.time(), **fields).SerializeToString())
+
+
+def _weights_png(kernel: np.ndarray) -> bytes:
+    """The first-layer mosaic as a grey PNG, mid-grey at zero (scaled up: tiles are tiny)."""
+    import io
+
+    from PIL import Image
+
+    mosaic = np.nan_to_num(weight_mosaic(kernel)[0])
+    limit = float(np.abs(mosaic).max()) or 1.0
+    pixels = np.round(127.5 + 127.5 * mosaic / limit).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).resize((pixels.shape[1] * 2, pixels.shape[0] * 2), Image.Resampling.NEAREST).save(buffer, "PNG")
+    return buffer.getvalue()

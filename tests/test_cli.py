@@ -46,6 +46,29 @@ def test_train_then_evaluate(tmp_path, tiny_npz, capsys):
     assert sum(map(sum, score["confusion_matrix"])) == 100
 
 
+def test_train_names_the_validation_and_test_scores_and_writes_tensorboard_logs(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "m.keras"
+    args = ["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--validation-split", "0.2", "--log-dir", str(tmp_path / "logs"), "--out", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "validation accuracy" in err and "test accuracy" in err and "205 train / 51 validation / 100 test" in err
+    metadata = read_metadata(out)
+    assert metadata["validation_n"] == 51 and metadata["test_n"] == 100
+    assert metadata["train_config"]["validation_fraction"] == 0.2
+    assert list((tmp_path / "logs" / "validation").glob("events.out.tfevents.*"))
+
+
+def test_stderr_carries_only_our_own_lines(tmp_path, tiny_npz):
+    """TensorFlow's start-up noise (oneDNN, cuInit, absl) stays out of the terminal."""
+    out = tmp_path / "m.keras"
+    command = [sys.executable, "-m", "mnistdesk", "train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    ours = ("training dense", "epoch 1/1", "validation accuracy", "test accuracy")
+    assert [line for line in result.stderr.splitlines() if not line.startswith(ours)] == []
+    assert subprocess.run([*command, "--verbose"], capture_output=True, timeout=120).returncode == 0
+
+
 def test_shipped_model_scores_at_least_97_5_on_the_sample(capsys):
     assert main(["evaluate", "--dataset", "sample", "--json"]) == 0
     score = json.loads(capsys.readouterr().out)

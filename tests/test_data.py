@@ -97,8 +97,17 @@ def test_mnist_offline_fails_fast_with_what_to_do(keras_home):
         load_dataset("mnist")
     assert time.perf_counter() - started < 10
     message = str(raised.value)
-    assert "--dataset sample" in message and str(keras_home / "datasets" / "mnist.npz") in message
+    assert "bundled sample" in message and f"mnist.npz from a machine that has it into {keras_home / 'datasets'}" in message
+    assert "--" not in message, "the message is shown in the app too: no CLI flags"
     assert not list((keras_home / "datasets").glob("*.part")), "a partial download was left behind"
+
+
+def test_fashion_mnist_offline_names_all_four_files(keras_home):
+    with pytest.raises(DatasetError) as raised:
+        load_dataset("fashion_mnist")
+    message = str(raised.value)
+    assert all(name in message for name in data.FASHION_FILES), message
+    assert str(keras_home / "datasets" / "fashion-mnist") in message and "bundled sample" in message
 
 
 @pytest.fixture

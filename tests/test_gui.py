@@ -217,3 +217,88 @@ def test_app_starts_and_exits_cleanly(tmp_path):
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_blank_image_is_refused_with_the_reason(window, tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    draw(window.canvas, ONE)
+    Image.new("L", (100, 100), 255).save(tmp_path / "blank.png")
+    assert not window.open_image(tmp_path / "blank.png")
+    assert warnings and "blank.png" in warnings[0] and "no ink" in warnings[0]
+    assert not window.canvas.is_empty()
+
+
+def test_probability_axis_labels_match_their_ticks(window):
+    (ticks,) = window.softmax.plot.getAxis("left")._tickLevels
+    assert ticks == [(0, "0%"), (0.25, "25%"), (0.5, "50%"), (0.75, "75%"), (1.0, "100%")]
+
+
+def test_an_opened_models_history_is_drawn(window):
+    history = window.model_metadata["history"]
+    curves = window.training.curves
+    assert curves.buffers["loss"].size == len(history["loss"])
+    assert curves.validation["accuracy"][1] == pytest.approx(history["val_accuracy"])
+    assert curves.epochs == len(history["loss"])
+
+
+def test_curves_follow_the_data_after_a_spike_and_smooth_without_lag(window):
+    curves = window.training.curves
+    curves.reset(2)
+    for index in range(200):
+        loss = 45.0 if index == 20 else 0.5 - index * 0.001
+        curves.add_batch({"progress": index / 100, "loss": loss, "accuracy": 0.7 if index < 150 else 0.85})
+    curves.flush()
+    low, high = curves.plots["loss"].viewRange()[1]
+    assert high < 1, "one spike squashed the loss curve for the rest of the run"
+    assert curves.buffers["accuracy"].smoothed()[-1] > 0.84
+    low, high = curves.plots["accuracy"].viewRange()[1]
+    assert high > 1.02, "dots at 100% would be clipped"
+    assert (1.0, "1.0") in curves.plots["accuracy"].getAxis("left")._tickLevels[0]
+    curves.set_log_loss(True)
+    low, high = curves.plots["loss"].viewRange()[1]
+    assert high < 0.1 and low < np.log10(0.35)
+
+
+def test_curve_legend_sits_outside_the_plots(window):
+    curves = window.training.curves
+    legend = curves.legend.sceneBoundingRect()
+    for plot in curves.plots.values():
+        assert not legend.intersects(plot.getViewBox().sceneBoundingRect())
+    (sample, label), = [(s, l) for s, l in curves.legend.items if l.text == "validation"]
+    assert sample.item.opts["symbolBrush"] == curves.markers["loss"].opts["symbolBrush"]
+
+
+def test_optimizer_and_learning_rate_show_defaults_and_picking_a_network_keeps_choices(window):
+    panel = window.training.panel
+    panel.architecture.setCurrentIndex(panel.architecture.findData("lean"))
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("sgd"))
+    panel.architecture.setCurrentIndex(panel.architecture.findData("dense"))
+    assert panel.chosen_optimizer() == "sgd", "choosing dense silently switched the optimizer"
+    panel.optimizer.setCurrentIndex(0)
+    assert panel.chosen_optimizer() is None and panel.optimizer.currentText() == "Default (rmsprop)"
+    panel.learning_rate.setValue(0)
+    assert panel.chosen_learning_rate() is None and panel.learning_rate.text() == "Default (0.001)"
+
+
+def test_train_panel_and_status_bar_name_different_things(window):
+    from PySide6.QtWidgets import QFormLayout
+
+    form = window.training.panel.layout().itemAt(0).layout()
+    assert form.labelForField(window.training.panel.architecture).text() == "Network"
+    assert window.model_label.text().startswith("Predicting with: lean-sample.keras")
+
+
+def test_window_title_names_the_model_and_marks_unsaved(window):
+    assert window.windowTitle() == "lean-sample.keras[*] — mnistdesk" and not window.isWindowModified()
+    window.unsaved = True
+    window._update_model_label()
+    assert window.isWindowModified()
+    window.unsaved = False  # closing would ask
+
+
+def test_help_lists_the_shortcuts(window, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *args: shown.append(args[2]))
+    window._show_shortcuts()
+    assert "Ctrl+Z" in shown[0] and "Ctrl+T" in shown[0] and "Continue training" in shown[0]

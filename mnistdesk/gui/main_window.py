@@ -31,6 +31,7 @@ from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.imagefile import ImageFileError, load_ink
 from mnistdesk.models import ModelFileError, copy_model_file, save_model
+from mnistdesk.preprocess import preprocess
 from mnistdesk.settings import text_list_setting, text_setting
 from mnistdesk.untrusted import file_problem
 
@@ -74,7 +75,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model_path: Path | None = None, settings: QSettings | None = None, preload_tensorflow: bool = True):
         super().__init__()
-        self.setWindowTitle("mnistdesk")
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
         self.predictor: Predictor | None = None
@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.training.model_trained.connect(self._on_training_model_trained)
         self.training.running_changed.connect(self._on_training_running_changed)
         self.training.message.connect(self._on_training_message)
+        self.training.may_replace_model = self._may_replace_model
 
         self._restore_settings()
         requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
@@ -205,7 +206,8 @@ class MainWindow(QMainWindow):
         clear = self._action(edit_menu, "&Clear", "Esc", self.clear_drawing)
         clear.setShortcuts([QKeySequence("Esc"), QKeySequence(QKeySequence.StandardKey.Delete)])
         train_menu = self.menuBar().addMenu("&Training")
-        self._action(train_menu, "&Train", "Ctrl+T", self.training.start, "Train a fresh model with the Train panel's settings")
+        self._action(train_menu, "&Train new", "Ctrl+T", self.training.start, "Train a fresh network with the Train panel's settings")
+        self._action(train_menu, "&Continue training", "Ctrl+Shift+T", self.training.continue_training, "Train the model in use for more epochs")
         self._action(train_menu, "&Pause / resume", "Ctrl+P", self.training.toggle_pause, "Pause between batches, or resume")
         self._action(train_menu, "&Stop", "Ctrl+.", self.training.stop, "Stop after the current batch and keep the model")
         view_menu = self.menuBar().addMenu("&View")
@@ -213,7 +215,10 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         self._action(view_menu, "Toggle &naive preprocessing", "Ctrl+N", lambda: self.mode_box.setCurrentIndex(1 - self.mode_box.currentIndex()))
+        log_loss = self._action(view_menu, "&Log-scale loss", "Ctrl+L", self.training.curves.set_log_loss, "Show the loss on a logarithmic axis")
+        log_loss.setCheckable(True)
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self._show_shortcuts)
         self._action(help_menu, "&About mnistdesk", None, self._show_about)
 
     def _action(self, menu, text, shortcut, slot, tip: str | None = None) -> QAction:
@@ -237,7 +242,7 @@ class MainWindow(QMainWindow):
         opened; a slower load (Keras must be imported) goes on in the background, the window
         stays responsive, and the model is used when it is ready (returns True).
         """
-        if self.training.is_running():
+        if self.training.is_running() or not (quiet or self._may_replace_model()):
             return False
         if self.model_loader_thread is not None:  # one load at a time
             if not self.model_loader_thread.wait(wait_ms):
@@ -271,6 +276,7 @@ class MainWindow(QMainWindow):
             return False
         self.trained_model, self.unsaved = None, False
         self._use_model(loader.predictor, loader.path, loader.metadata)
+        self.training.curves.show_history(loader.metadata.get("history"))
         self.settings.setValue("model/path", str(loader.path))
         self._remember_model(loader.path)
         if loader.notes:
@@ -288,12 +294,15 @@ class MainWindow(QMainWindow):
         self.softmax.set_class_names(metadata.get("class_names") or [str(d) for d in range(10)])
         first_layer = getattr(predictor, "first_layer_weights", None)
         self.training.weights.show_kernel(first_layer() if first_layer else None)
+        self.training.current_model = (self.trained_model, path, metadata)
         self._update_model_label()
         self._score()
 
     def _update_model_label(self, training: bool = False) -> None:
         metadata, path = self.model_metadata, self.model_path
-        parts = [f"Model: {metadata.get('architecture') or (path.stem if path else 'unsaved')}"]
+        parts = [f"Predicting with: {path.name if path else metadata.get('architecture', 'a new model')}"]
+        if path and metadata.get("architecture"):
+            parts.append(metadata["architecture"])
         if training:
             parts.append(f"training on {metadata.get('dataset')}…")
         elif metadata.get("dataset"):
@@ -304,6 +313,8 @@ class MainWindow(QMainWindow):
             parts.append("unsaved")
         self.model_label.setText(" · ".join(parts))
         self.model_label.setToolTip(plain(str(path)) if path else "Not saved yet: File → Save model as…")
+        self.setWindowTitle(f"{path.name if path else metadata.get('architecture', 'new model')}[*] — mnistdesk")
+        self.setWindowModified(self.unsaved)
 
     def choose_model(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), "Keras models (*.keras)")
@@ -373,7 +384,9 @@ class MainWindow(QMainWindow):
     def _on_training_run_started(self, info: dict) -> None:
         self.tensorflow_label.setText("TensorFlow: ready")  # the worker has imported it
         self.model_metadata = {"architecture": info["architecture"], "dataset": info["dataset"]}
-        self.model_path, self.trained_model, self.unsaved = None, None, False
+        self.trained_model, self.unsaved = None, False
+        if not info.get("continued"):
+            self.model_path = None
         self._update_model_label(training=True)
 
     def _on_training_model_trained(self, model, metadata: dict) -> None:
@@ -383,7 +396,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"The trained model cannot be used: {error}", 10000)
             return
         self.trained_model, self.unsaved = model, True
-        self._use_model(engine, None, metadata)
+        self._use_model(engine, self.model_path, metadata)
 
     def _on_training_running_changed(self, running: bool) -> None:
         if running:
@@ -406,6 +419,9 @@ class MainWindow(QMainWindow):
             ink = load_ink(path)
         except ImageFileError as error:
             QMessageBox.warning(self, "Cannot open image", plain(str(error)))
+            return False
+        if preprocess(ink, self.mode_box.currentData()) is None:
+            QMessageBox.warning(self, "Nothing to read in this image", f"{path}: no ink found (a blank image). The drawing is unchanged.")
             return False
         self.canvas.set_background(ink)
         self.statusBar().showMessage(f"Opened {path}", 4000)
@@ -507,6 +523,18 @@ class MainWindow(QMainWindow):
     def _remember_dir(self, name: str) -> None:
         self.settings.setValue("files/last_dir", str(Path(name).parent))
 
+    def _show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td>{action.text().replace('&', '')}</td><td><b>{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}</b></td></tr>"
+            for action in self.actions()
+            if not action.shortcut().isEmpty()
+        )
+        QMessageBox.information(
+            self,
+            "Keyboard shortcuts",
+            f"<table cellspacing=6>{rows}<tr><td>Draw / erase</td><td><b>left / right mouse button</b></td></tr></table>",
+        )
+
     def _show_about(self) -> None:
         QMessageBox.about(
             self,
@@ -540,6 +568,10 @@ class MainWindow(QMainWindow):
             if thread is not None:
                 thread.quit()
                 thread.wait()
+
+    def _may_replace_model(self) -> bool:
+        """True when nothing unsaved would be lost, or the user saved it or chose to discard it."""
+        return not self.unsaved or self._confirm_discard()
 
     def _confirm_discard(self) -> bool:
         """Ask before a trained, unsaved model is thrown away; True to go on closing."""

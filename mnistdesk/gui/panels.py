@@ -59,7 +59,7 @@ class SoftmaxPanel(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.setYRange(0, 1.15, padding=0)
         self.plot.setXRange(-0.6, 9.6, padding=0)
-        self.plot.getAxis("left").setTicks([[(v, f"{v:.1f}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BAR_COLOUR, pen=None)
         self.plot.addItem(self.bars)
         self.labels = []

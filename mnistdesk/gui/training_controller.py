@@ -4,6 +4,11 @@ turns the worker's plain-value signals into panel updates and a live numpy predi
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -20,7 +25,7 @@ OWN_DATASET = "own"
 
 
 class TrainingController(QObject):
-    """Train / Pause / Stop for one run at a time."""
+    """Train new / Continue / Pause / Stop for one run at a time."""
 
     predictor_changed = Signal(object)  # Engine with the newest weights
     run_started = Signal(object)  # dict: architecture, dataset
@@ -35,9 +40,15 @@ class TrainingController(QObject):
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
         self.engine: Engine | None = None
-        self._retry_with_sample = False
+        self._failure: tuple[str, str] | None = None  # answered once the run's thread has finished
+        #: Asked before Train new replaces the model in use; the window answers (unsaved work).
+        self.may_replace_model: Callable[[], bool] = lambda: True
+        #: The model in use, which Continue trains further: (Keras model or None, file or None, metadata).
+        self.current_model: tuple[Any, Path | None, dict] = (None, None, {})
         self.panel.dataset.addItem("Your own .npz…", OWN_DATASET)
         self.panel.train_clicked.connect(self.start)
+        self.panel.continue_clicked.connect(self.continue_training)
+        self.panel.tensorboard_toggled.connect(self._on_panel_tensorboard_toggled)
         self.panel.pause_clicked.connect(self.toggle_pause)
         self.panel.stop_clicked.connect(self.stop)
         self.panel.learning_rate_changed.connect(self._on_panel_learning_rate_changed)
@@ -49,25 +60,52 @@ class TrainingController(QObject):
         return self.thread is not None
 
     def start(self) -> bool:
-        """Start a run with the panel's settings; does nothing while one is running."""
+        """Train a fresh network with the panel's settings; does nothing while one is running,
+        and asks first when that would throw away an unsaved model."""
+        if self.is_running() or not self.may_replace_model():
+            return False
+        config = self._config(self.panel.architecture.currentData())
+        if config is None:
+            return False
+        self.curves.reset(config.epochs)
+        return self._launch(TrainingWorker(config, log_dir=self._run_log_dir(config)))
+
+    def continue_training(self) -> bool:
+        """Train the model in use for the panel's number of epochs more, its curves carrying on."""
         if self.is_running():
             return False
+        model, path, metadata = self.current_model
+        if model is None and path is None:
+            return False
+        config = self._config(metadata.get("architecture") or (path.stem if path else "model"))
+        if config is None:
+            return False
+        history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
+        done = len(history.get("loss", []))
+        self.curves.extend_to(done + config.epochs)
+        return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, log_dir=self._run_log_dir(config)))
+
+    def _config(self, architecture: str) -> TrainConfig | None:
         source = self.dataset_source()
         if source is None:
-            return False
+            return None
         panel = self.panel
-        config = TrainConfig(
-            architecture=panel.architecture.currentData(),
+        return TrainConfig(
+            architecture=architecture,
             dataset=source,
             epochs=panel.epochs.value(),
             batch_size=panel.batch_size.value(),
-            optimizer=panel.optimizer.currentText(),
-            learning_rate=panel.learning_rate.value(),
+            optimizer=panel.chosen_optimizer(),
+            learning_rate=panel.chosen_learning_rate(),
             augment=panel.augment.isChecked(),
+            validation_fraction=panel.validation_fraction(),
         )
+
+    def _launch(self, worker: TrainingWorker) -> bool:
         self._save_options()
+        self._failure = None
         self.thread = QThread(self)
-        self.worker = TrainingWorker(config)
+        self.worker = worker
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.status.connect(self._on_worker_status)
@@ -81,11 +119,18 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.done.connect(self.thread.quit)
         self.thread.finished.connect(self._on_thread_finished)
-        self.curves.reset(config.epochs)
         self.panel.set_running(True)
         self.running_changed.emit(True)
         self.thread.start()
         return True
+
+    def _run_log_dir(self, config: TrainConfig) -> str | None:
+        """A fresh folder per run under the chosen TensorBoard folder, so runs sit side by side."""
+        root = str(self.settings.value("train/log_dir", ""))
+        if not (self.panel.tensorboard.isChecked() and root):
+            return None
+        name = f"{config.architecture}-{Path(config.dataset).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        return str(Path(root) / name)
 
     def toggle_pause(self) -> None:
         if self.worker is None:
@@ -109,6 +154,7 @@ class TrainingController(QObject):
         thread: called when the window closes. False while the thread still runs (an import
         of TensorFlow cannot be interrupted): the thread must then not be destroyed yet."""
         self.blockSignals(True)  # updates still queued from the worker must not reach a closed window
+        self.curves.redraw_timer.stop()
         if self.worker is not None and self.thread is not None:
             self.worker.control.abandon()
             self.worker.blockSignals(True)  # nor its results (a failure dialog for a closed window)
@@ -139,7 +185,7 @@ class TrainingController(QObject):
         self.engine = engine
         self.weights.show_kernel(engine.first_layer_weights())
         worker = self.worker
-        self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset})
+        self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset, "continued": worker.start_from is not None})
         self.predictor_changed.emit(engine)
 
     def _on_worker_batch_done(self, info: dict) -> None:
@@ -163,7 +209,8 @@ class TrainingController(QObject):
         self.predictor_changed.emit(self.engine)
 
     def _on_worker_finished(self, metadata: dict) -> None:
-        summary = f"Done in {metadata['train_seconds']:.0f} s: test accuracy {metadata['test_accuracy']:.2%}"
+        validation = f"validation {metadata['validation_accuracy']:.2%}, " if "validation_accuracy" in metadata else ""
+        summary = f"Done in {metadata['train_seconds']:.0f} s: {validation}test {metadata['test_accuracy']:.2%}"
         self._report(summary, f"{summary} — File → Save model as… keeps it")
         self.model_trained.emit(self.worker.model, metadata)
 
@@ -184,18 +231,8 @@ class TrainingController(QObject):
         worker = self.worker
         if worker.metadata:  # a NaN stop: the model holds the last good weights
             self.model_trained.emit(worker.model, worker.metadata)
-        if title == DATASET_UNAVAILABLE:
-            choice = QMessageBox.warning(
-                self.window,
-                title,
-                plain(f"{message}\n\nTrain on the bundled sample of 5,000 MNIST digits instead?"),
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            )
-            if choice == QMessageBox.StandardButton.Yes:
-                self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
-                self._retry_with_sample = True
-            return
-        QMessageBox.critical(self.window, title, plain(message))
+        # A modal dialog here would run while the thread finishes; ask once it has.
+        self._failure = (title, message)
 
     def _on_thread_finished(self) -> None:
         self.curves.flush()
@@ -204,14 +241,41 @@ class TrainingController(QObject):
         self.worker = self.thread = None
         self.panel.set_running(False)
         self.running_changed.emit(False)
-        if self._retry_with_sample:
-            self._retry_with_sample = False
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            self._answer_failure(*failure)
+
+    def _answer_failure(self, title: str, message: str) -> None:
+        """Say why the run failed; offline, offer the bundled sample and train on it at once."""
+        if title != DATASET_UNAVAILABLE:
+            QMessageBox.critical(self.window, title, plain(message))
+            return
+        choice = QMessageBox.warning(
+            self.window,
+            title,
+            plain(f"{message}\n\nTrain on the bundled sample of 5,000 MNIST digits instead?"),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        if choice == QMessageBox.StandardButton.Yes:
+            self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
             self.start()
 
     def _on_panel_learning_rate_changed(self, rate: float) -> None:
         if self.worker is not None:
             self.worker.control.set_learning_rate(rate)
             self.message.emit(f"Learning rate {rate:g} from the next batch")
+
+    def _on_panel_tensorboard_toggled(self, checked: bool) -> None:
+        if not checked:
+            return
+        root = str(self.settings.value("train/log_dir", ""))
+        if not root:
+            root = QFileDialog.getExistingDirectory(self.window, "Folder for TensorBoard logs", str(Path.home()))
+            if not root:
+                self.panel.tensorboard.setChecked(False)
+                return
+            self.settings.setValue("train/log_dir", root)
+        self.panel.tensorboard.setToolTip(f"Each run writes to a new folder in {root}\nView with: tensorboard --logdir {root}")
 
     def _on_panel_dataset_activated(self, index: int) -> None:
         if self.panel.dataset.itemData(index) == OWN_DATASET and not self.is_running():
@@ -224,9 +288,11 @@ class TrainingController(QObject):
         settings.setValue("train/dataset", panel.dataset.currentData())
         settings.setValue("train/epochs", panel.epochs.value())
         settings.setValue("train/batch_size", panel.batch_size.value())
-        settings.setValue("train/optimizer", panel.optimizer.currentText())
+        settings.setValue("train/optimizer", panel.chosen_optimizer() or "")
         settings.setValue("train/learning_rate", panel.learning_rate.value())
+        settings.setValue("train/validation_percent", panel.validation.value())
         settings.setValue("train/augment", panel.augment.isChecked())
+        settings.setValue("train/tensorboard", panel.tensorboard.isChecked())
 
     def _restore_options(self) -> None:
         """Each saved option that is missing or invalid (a hand-edited file) keeps the panel's default."""
@@ -235,9 +301,11 @@ class TrainingController(QObject):
         panel.architecture.setCurrentIndex(max(index, 0))
         index = panel.dataset.findData(text_setting(value("train/dataset"), "sample"))
         panel.dataset.setCurrentIndex(max(index, 0))
-        for box, key in ((panel.epochs, "train/epochs"), (panel.batch_size, "train/batch_size")):
+        boxes = ((panel.epochs, "train/epochs"), (panel.batch_size, "train/batch_size"), (panel.validation, "train/validation_percent"))
+        for box, key in boxes:
             box.setValue(int_setting(value(key), box.value(), box.minimum(), box.maximum()))
-        panel.optimizer.setCurrentText(choice_setting(value("train/optimizer"), panel.optimizer.currentText(), OPTIMIZERS))
+        panel.optimizer.setCurrentIndex(max(panel.optimizer.findData(choice_setting(value("train/optimizer"), "", OPTIMIZERS)), 0))
         rate = panel.learning_rate
         rate.setValue(float_setting(value("train/learning_rate"), rate.value(), rate.minimum(), rate.maximum()))
         panel.augment.setChecked(bool_setting(value("train/augment"), False))
+        panel.tensorboard.setChecked(bool_setting(value("train/tensorboard"), False) and bool(text_setting(value("train/log_dir"), "")))

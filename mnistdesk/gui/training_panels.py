@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnistdesk.live import CurveBuffer, format_eta, tile_at, tile_slices, weight_mosaic
-from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, OPTIMIZERS
+from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS
 
 DATASET_LABELS = {
     "sample": "Bundled sample (5,000 digits, offline)",
@@ -37,15 +38,22 @@ ARCHITECTURE_TIPS = {
     "dense": "dense: one hidden layer of 512 units — the weight tiles look like blurry digits",
 }
 TRAIN_COLOURS = {"loss": (200, 80, 40), "accuracy": (40, 110, 190)}
+VALIDATION_COLOUR = (30, 30, 30)
+LEGEND_GREY = (110, 110, 110)
 
 
 class TrainPanel(QWidget):
-    """Choices for a run, Train / Pause / Stop, and a progress bar with epoch, speed and ETA."""
+    """Choices for a run, Train new / Continue / Pause / Stop, and progress with epoch, speed and ETA.
+
+    Optimizer and learning rate offer "Default (…)", so picking a network never silently changes
+    a choice the user made."""
 
     train_clicked = Signal()
+    continue_clicked = Signal()
     pause_clicked = Signal()
     stop_clicked = Signal()
     learning_rate_changed = Signal(float)
+    tensorboard_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -53,7 +61,7 @@ class TrainPanel(QWidget):
         for name in ARCHITECTURES:
             self.architecture.addItem(name, name)
             self.architecture.setItemData(self.architecture.count() - 1, ARCHITECTURE_TIPS[name], Qt.ItemDataRole.ToolTipRole)
-        self.architecture.setToolTip("The network to train (a fresh one each time you press Train)")
+        self.architecture.setToolTip("The network that Train new builds (Continue keeps training the model in use)")
         self.dataset = QComboBox()
         for key, label in DATASET_LABELS.items():
             self.dataset.addItem(label, key)
@@ -64,97 +72,145 @@ class TrainPanel(QWidget):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(5)
+        self.epochs.setToolTip("Epochs for Train new; Continue trains this many more")
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 4096)
         self.batch_size.setValue(128)
         self.optimizer = QComboBox()
-        self.optimizer.addItems(OPTIMIZERS)
+        self.optimizer.addItem("", None)  # "Default (…)": its text follows the network
+        for name in OPTIMIZERS:
+            self.optimizer.addItem(name, name)
+        self.optimizer.setToolTip("Default: the network's usual optimizer (rmsprop for dense, adam otherwise)")
         self.learning_rate = QDoubleSpinBox()
         self.learning_rate.setDecimals(5)
-        self.learning_rate.setRange(1e-5, 1.0)
+        self.learning_rate.setRange(0.0, 1.0)  # 0 shows as "Default (…)"
         self.learning_rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.learning_rate.setToolTip("Learning rate; change it while training and it applies from the next batch")
+        self.validation = QSpinBox()
+        self.validation.setRange(0, 50)
+        self.validation.setValue(round(DEFAULT_VALIDATION_FRACTION * 100))
+        self.validation.setSuffix("% of training data")
+        self.validation.setSpecialValueText("None")
+        self.validation.setToolTip(
+            "Held out of training (stratified, always the same digits) to validate after each epoch.\n"
+            "The test split is scored once, when the run ends."
+        )
         self.augment = QCheckBox("Augment (rotate, shift, zoom, stroke width)")
         self.augment.setToolTip("Random small changes to each training digit, every epoch: slower to fit, better on drawings")
-        self.train_button = QPushButton("Train")
-        self.train_button.setToolTip("Train a fresh model with these settings (Ctrl+T)")
+        self.tensorboard = QCheckBox("Write TensorBoard logs")
+        self.tensorboard.setToolTip("Epoch metrics and first-layer weight images, for `tensorboard --logdir FOLDER`")
+        self.train_button = QPushButton("Train new")
+        self.train_button.setToolTip("Train a fresh network with these settings (Ctrl+T)")
+        self.continue_button = QPushButton("Continue")
+        self.continue_button.setToolTip("Train the model in use for more epochs; its curves carry on (Ctrl+Shift+T)")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Pause between batches; press again to resume (Ctrl+P)")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current batch; the model trained so far is kept (Ctrl+.)")
+        self.status = QLabel("Ready")
+        self.status.setToolTip("What training is doing")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("Ready")
-        self.progress.setValue(0)
+        self.progress.setTextVisible(False)  # text over the fill is unreadable where they meet: it sits above
+        self.progress.setMaximumHeight(10)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
+        self.last_batch: dict | None = None
+        self.paused = False
 
         form = QFormLayout()
-        form.addRow("Model", self.architecture)
+        form.addRow("Network", self.architecture)
         form.addRow("Data", self.dataset)
+        form.addRow("Validation", self.validation)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("", self.augment)
-        buttons = QHBoxLayout()
-        for button in (self.train_button, self.pause_button, self.stop_button):
-            buttons.addWidget(button)
+        form.addRow("", self.tensorboard)
+        buttons = QGridLayout()
+        for index, button in enumerate((self.train_button, self.continue_button, self.pause_button, self.stop_button)):
+            buttons.addWidget(button, index // 2, index % 2)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addWidget(self.status)
         layout.addWidget(self.progress)
         layout.addWidget(self.detail)
         layout.addStretch(1)
 
-        self.architecture.currentIndexChanged.connect(self._on_architecture_changed)
-        self.optimizer.currentTextChanged.connect(self._on_optimizer_changed)
+        self.architecture.currentIndexChanged.connect(self._show_defaults)
+        self.optimizer.currentIndexChanged.connect(self._show_defaults)
         self.train_button.clicked.connect(self.train_clicked)
+        self.continue_button.clicked.connect(self.continue_clicked)
         self.pause_button.clicked.connect(self.pause_clicked)
         self.stop_button.clicked.connect(self.stop_clicked)
-        self.learning_rate.valueChanged.connect(self.learning_rate_changed)
-        self._on_architecture_changed()
+        self.learning_rate.valueChanged.connect(self._on_learning_rate_value_changed)
+        self.tensorboard.toggled.connect(self.tensorboard_toggled)
+        self._show_defaults()
         self.set_running(False)
 
-    def _on_architecture_changed(self) -> None:
-        self.optimizer.setCurrentText(DEFAULT_OPTIMIZER[self.architecture.currentData()])
-        self._on_optimizer_changed(self.optimizer.currentText())
+    def chosen_optimizer(self) -> str | None:
+        """The optimizer picked, or None for the network's default."""
+        return self.optimizer.currentData()
 
-    def _on_optimizer_changed(self, name: str) -> None:
-        self.learning_rate.setValue(DEFAULT_LEARNING_RATE[name])
+    def chosen_learning_rate(self) -> float | None:
+        """The learning rate typed, or None for the optimizer's default."""
+        return self.learning_rate.value() or None
+
+    def validation_fraction(self) -> float:
+        return self.validation.value() / 100
+
+    def effective_learning_rate(self) -> float:
+        return self.chosen_learning_rate() or DEFAULT_LEARNING_RATE[self._effective_optimizer()]
+
+    def _effective_optimizer(self) -> str:
+        return self.chosen_optimizer() or DEFAULT_OPTIMIZER[self.architecture.currentData()]
+
+    def _show_defaults(self) -> None:
+        self.optimizer.setItemText(0, f"Default ({DEFAULT_OPTIMIZER[self.architecture.currentData()]})")
+        self.learning_rate.setSpecialValueText(f"Default ({DEFAULT_LEARNING_RATE[self._effective_optimizer()]:g})")
+
+    def _on_learning_rate_value_changed(self) -> None:
+        self.learning_rate_changed.emit(self.effective_learning_rate())
 
     def set_running(self, running: bool, paused: bool = False) -> None:
-        for widget in (self.architecture, self.dataset, self.epochs, self.batch_size, self.optimizer, self.augment, self.train_button):
+        for widget in (self.architecture, self.dataset, self.validation, self.epochs, self.batch_size, self.optimizer, self.augment, self.tensorboard, self.train_button, self.continue_button):
             widget.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Resume" if paused else "Pause")
+        self.paused = running and paused
+        if not running:
+            self.last_batch = None
+        elif self.last_batch is not None:
+            self.show_batch(self.last_batch)
 
     def show_status(self, text: str, busy: bool = False) -> None:
         self.progress.setRange(0, 0 if busy else 1000)
-        if self.progress.value() < 0:  # Qt hides the text of a bar that has no value
-            self.progress.setValue(0)
-        self.progress.setFormat(text)
+        self.status.setText(text)
 
     def show_download(self, done: int, total: int) -> None:
         if total:
             self.progress.setRange(0, 1000)
             self.progress.setValue(round(1000 * done / total))
-            self.progress.setFormat(f"Downloading… {done / 1e6:.1f} of {total / 1e6:.1f} MB (Stop cancels)")
+            self.status.setText(f"Downloading… {done / 1e6:.1f} of {total / 1e6:.1f} MB (Stop cancels)")
         else:
             self.show_status(f"Downloading… {done / 1e6:.1f} MB (Stop cancels)", busy=True)
 
     def show_batch(self, info: dict) -> None:
+        self.last_batch = info
         self.progress.setRange(0, 1000)
         self.progress.setValue(round(1000 * info["progress"] / info["epochs"]))
-        self.progress.setFormat(f"Epoch {info['epoch']}/{info['epochs']} · batch {info['batch']}/{info['steps']} · ETA {format_eta(info['eta_s'])}")
+        where = f"Epoch {info['epoch']}/{info['epochs']} · batch {info['batch']}/{info['steps']}"
+        self.status.setText(f"Paused · {where} · Resume goes on" if self.paused else f"{where} · ETA {format_eta(info['eta_s'])}")
         self.detail.setText(f"{info['samples_per_s']:,.0f} samples/s · loss {info.get('loss', float('nan')):.4f} · accuracy {info.get('accuracy', float('nan')):.1%}")
 
 
 class CurvesPanel(pg.GraphicsLayoutWidget):
     """Loss and accuracy against (fractional) epochs: raw per-batch values faint, smoothed bold,
-    validation as markers at each epoch's end. Memory stays bounded on long runs.
+    validation as markers at each epoch's end; the legend sits above the plots, off the data.
+    Memory stays bounded on long runs.
 
     Data arrives at ~25 Hz but is drawn at most every ``REDRAW_MS``, and the axes' ranges move
     only when the data leaves them: on two CPU cores every millisecond spent repainting plots
@@ -162,26 +218,44 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
     """
 
     REDRAW_MS = 150
+    #: Each point is already a mean over the batches since the previous reading (~25 a second);
+    #: heavier smoothing made the bold line trail the data by most of an epoch.
+    SMOOTHING = 0.6
+    #: The loss axis follows the bulk of the data: a short spike (a learning-rate mistake) is
+    #: drawn but does not squash the curve for the rest of the run.
+    LOSS_PERCENTILE = 98
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setToolTip("Training loss and accuracy per batch (faint: raw, bold: smoothed);\nmarkers: validation on the test split after each epoch")
-        self.buffers = {key: CurveBuffer() for key in ("loss", "accuracy")}
+        self.setToolTip(
+            "Training loss and accuracy per batch (faint: raw, bold: smoothed);\n"
+            "dots: validation on the held-out split after each epoch. View → Log-scale loss"
+        )
+        self.buffers = {key: CurveBuffer(smoothing=self.SMOOTHING) for key in ("loss", "accuracy")}
         self.validation: dict[str, tuple[list, list]] = {}
         self.plots, self.raw, self.smooth, self.markers = {}, {}, {}, {}
+        self.log_loss = False
+        self.legend = pg.LegendItem(colCount=3, labelTextSize="8pt")
+        self.addItem(self.legend, row=0, col=0, colspan=2)
         for col, key in enumerate(("loss", "accuracy")):
-            plot = self.addPlot(row=0, col=col, title=key)
+            plot = self.addPlot(row=1, col=col, title=key)
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.disableAutoRange()
-            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10), labelTextSize="8pt")
             colour = TRAIN_COLOURS[key]
             self.raw[key] = plot.plot(pen=pg.mkPen((*colour, 60), width=1), antialias=False)
-            self.smooth[key] = plot.plot(pen=pg.mkPen(colour, width=2), name="train (smoothed)", antialias=False)
-            self.markers[key] = plot.plot(pen=None, symbol="o", symbolSize=8, symbolBrush=(30, 30, 30), name="validation")
+            self.smooth[key] = plot.plot(pen=pg.mkPen(colour, width=2), antialias=False)
+            self.markers[key] = plot.plot(pen=None, symbol="o", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen=pg.mkPen(VALIDATION_COLOUR))
             self.plots[key] = plot
+        self.plots["accuracy"].getAxis("left").setTicks([[(v / 5, f"{v / 5:.1f}") for v in range(6)]])
+        for name, item in (
+            ("train, per batch", pg.PlotDataItem(pen=pg.mkPen((*LEGEND_GREY, 90), width=1))),
+            ("train, smoothed", pg.PlotDataItem(pen=pg.mkPen(LEGEND_GREY, width=2))),
+            ("validation", self.markers["loss"]),
+        ):
+            self.legend.addItem(item, name)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setSingleShot(True)
         self.redraw_timer.setInterval(self.REDRAW_MS)
@@ -191,20 +265,42 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
     def reset(self, epochs: int) -> None:
         """Empty plots for a run of ``epochs`` epochs."""
         self.redraw_timer.stop()
-        self.epochs = epochs
         self.top_loss = 0.0
         for key in self.buffers:
             self.buffers[key].clear()
             self.validation[key] = ([], [])
             for item in (self.raw[key], self.smooth[key], self.markers[key]):
                 item.setData([], [])
-            self.plots[key].setXRange(0, epochs, padding=0.02)
-        self.plots["accuracy"].setYRange(0, 1, padding=0.02)
-        self.plots["loss"].setYRange(0, 1, padding=0.02)
+        self.plots["accuracy"].setYRange(0, 1.0, padding=0.04)  # room for dots at 100%
+        self._set_loss_range(1.0)
+        self.extend_to(epochs, shrink=True)
+
+    def extend_to(self, epochs: int, shrink: bool = False) -> None:
+        """Make room for ``epochs`` epochs in all (a continued run carries the curves on)."""
+        self.epochs = epochs if shrink else max(epochs, getattr(self, "epochs", 0))
+        for plot in self.plots.values():
+            plot.setXRange(0, self.epochs, padding=0.02)
+
+    def show_history(self, history: dict | None) -> None:
+        """A saved model's per-epoch history, drawn as a run would have left it."""
+        history = history if isinstance(history, dict) else {}
+        epochs = len(history.get("loss", []))
+        self.reset(max(epochs, 1))
+        for index in range(epochs):
+            values = {key: values[index] for key, values in history.items() if isinstance(values, list) and index < len(values)}
+            self.add_batch({**values, "progress": index + 1})
+            self.add_epoch({**values, "epoch": index + 1})
+        self.flush()
+
+    def set_log_loss(self, log: bool) -> None:
+        self.log_loss = log
+        self.plots["loss"].setLogMode(y=log)
+        self.top_loss = 0.0
+        self._on_redraw_timer_timeout()
 
     def add_batch(self, info: dict) -> None:
         for key in self.buffers:
-            if key in info:
+            if key in info and np.isfinite(info[key]):
                 self.buffers[key].append(info["progress"], info[key])
         if not self.redraw_timer.isActive():
             self.redraw_timer.start()
@@ -231,14 +327,18 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             self.smooth[key].setData(x, buffer.smoothed())
         x, losses = self.buffers["loss"].data()
         if len(losses):
-            highest = max(float(np.nanmax(losses)), max(self.validation["loss"][1], default=0.0))
-            if highest > self.top_loss or highest < self.top_loss / 3:  # rescale rarely
-                self.top_loss = highest
-                self.plots["loss"].setYRange(0, highest * 1.05, padding=0)
+            top = max(float(np.percentile(losses, self.LOSS_PERCENTILE)), max(self.validation["loss"][1], default=0.0))
+            if not (self.top_loss / 1.25 <= top <= self.top_loss):  # rescale rarely: tick labels are costly
+                self._set_loss_range(top * 1.1, bottom=float(np.min(losses)))
             if x[-1] > self.epochs:
-                self.epochs = int(np.ceil(x[-1]))
-                for plot in self.plots.values():
-                    plot.setXRange(0, self.epochs, padding=0.02)
+                self.extend_to(int(np.ceil(x[-1])))
+
+    def _set_loss_range(self, top: float, bottom: float = 0.0) -> None:
+        self.top_loss = top
+        if self.log_loss:
+            self.plots["loss"].setYRange(np.log10(max(min(bottom, top / 10), 1e-4)), np.log10(max(top, 1e-3)), padding=0.02)
+        else:
+            self.plots["loss"].setYRange(0, top, padding=0)
 
 
 class WeightsPanel(pg.GraphicsLayoutWidget):

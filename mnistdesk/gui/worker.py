@@ -5,17 +5,20 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from mnistdesk.data import DatasetError, DownloadCancelled, load_dataset
+from mnistdesk.data import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.engine import Engine
 from mnistdesk.live import Throttle, TrainingControl
+from mnistdesk.models import ModelFileError
 
-DATASET_UNAVAILABLE = "Dataset unavailable"  # the failure title the controller answers with an offer
+DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
+INVALID_DATASET = "Invalid dataset"
 
 
 class TrainingWorker(QObject):
@@ -32,9 +35,12 @@ class TrainingWorker(QObject):
     failed = Signal(str, str)  # title, message
     done = Signal()  # after any of finished / stopped / failed: time to quit the thread
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, start_from: Any = None, history: dict | None = None, log_dir: str | None = None):
         super().__init__()
         self.config = config  # a TrainConfig; ``config.dataset`` names the data to load
+        self.start_from = start_from  # None: a fresh model; else a Keras model or a .keras path to train further
+        self.history = history or {}  # the continued model's history, which this run extends
+        self.log_dir = log_dir  # TensorBoard logs, if set
         self.control = TrainingControl()
         self.model: Any = None
         self.metadata: dict | None = None
@@ -46,8 +52,12 @@ class TrainingWorker(QObject):
             self._run()
         except DownloadCancelled:
             self.stopped.emit({})
-        except DatasetError as error:
+        except DatasetOffline as error:
             self.failed.emit(DATASET_UNAVAILABLE, str(error))
+        except DatasetError as error:
+            self.failed.emit(INVALID_DATASET, str(error))
+        except ModelFileError as error:
+            self.failed.emit("Cannot continue training", str(error))
         except Exception as error:  # the app must survive anything a training run throws
             detail = "".join(traceback.format_exception_only(type(error), error)).strip()
             self.failed.emit("Training failed", f"{detail}\n\n{traceback.format_exc(limit=4)}")
@@ -61,32 +71,36 @@ class TrainingWorker(QObject):
             self.stopped.emit({})
             return
         self.status.emit("Loading TensorFlow…")
-        from mnistdesk.training import Batches, LiveCallback, describe, fit, new_model
+        from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
             self.stopped.emit({})
             return
-        self.status.emit(f"Building {self.config.architecture}…")
-        model = new_model(self.config)
+        model = self._starting_model()
         self.model = model
         self.model_ready.emit(Engine.from_keras_model(model))
-        steps = len(Batches(dataset.x_train, dataset.y_train, self.config.batch_size, shuffle=False))
+        initial_epoch = len(self.history.get("loss", []))
         live = LiveCallback(
             self.control,
-            steps=steps,
-            epochs=self.config.epochs,
-            samples=len(dataset.x_train),
+            steps=len(training_batches(dataset, self.config)),
+            epochs=initial_epoch + self.config.epochs,
+            samples=len(training_batches(dataset, self.config).indices),
             on_batch=self.batch_done.emit,
             on_epoch=self.epoch_done.emit,
             on_weights=self.weights_changed.emit,
             weights_interval=0.2,
         )
+        callbacks = [live] + ([TensorBoardLogger(self.log_dir)] if self.log_dir else [])
         self.status.emit("Training…")
         started = time.perf_counter()
-        history = fit(model, dataset, self.config, [live])
+        try:
+            history = fit(model, dataset, self.config, callbacks, initial_epoch=initial_epoch)
+        except RunAbandoned:
+            return
         if self.control.abandoned:
             return
         self.status.emit("Scoring on the test split…")
+        history = {key: self.history.get(key, [])[:initial_epoch] + values for key, values in history.items()}
         self.metadata = describe(model, self.config, dataset, history, time.perf_counter() - started)
         if live.nan_message is not None:
             self.failed.emit(
@@ -97,6 +111,24 @@ class TrainingWorker(QObject):
             self.stopped.emit(self.metadata)
         else:
             self.finished.emit(self.metadata)
+
+    def _starting_model(self) -> Any:
+        """A fresh model, or the one to continue: it keeps its optimizer's state (at the run's
+        learning rate) unless it has none (read from a file) or the run asks for another one."""
+        from mnistdesk.models import compile_model, load_model
+        from mnistdesk.training import new_model
+
+        if self.start_from is None:
+            self.status.emit(f"Building {self.config.architecture}…")
+            return new_model(self.config)
+        self.status.emit("Loading the model to continue…")
+        model = load_model(self.start_from) if isinstance(self.start_from, (str, os.PathLike)) else self.start_from
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is None or optimizer.name.lower() != self.config.resolved_optimizer():
+            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate)
+        elif self.config.learning_rate is not None:
+            model.optimizer.learning_rate.assign(self.config.learning_rate)
+        return model
 
     def _on_download_progress(self, done: int, total: int | None) -> bool:
         if self._download_throttle.ready() or (total and done >= total):

@@ -1,0 +1,59 @@
+"""Training without the GUI: the validation hold-out and TensorBoard logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistdesk.models import TrainConfig
+from mnistdesk.training import TensorBoardLogger, describe, fit, new_model, split_validation
+
+
+def test_validation_split_is_stratified_disjoint_and_always_the_same(sample):
+    train, validation = split_validation(sample.y_train, 0.1)
+    assert len(validation) == 400 and len(train) + len(validation) == len(sample.y_train)
+    assert not set(train) & set(validation)
+    counts = np.bincount(sample.y_train[validation], minlength=10)
+    expected = np.round(0.1 * np.bincount(sample.y_train, minlength=10))
+    np.testing.assert_array_equal(counts, expected)
+    np.testing.assert_array_equal(split_validation(sample.y_train, 0.1)[1], validation)
+
+
+def test_no_validation_split_trains_on_everything(sample):
+    train, validation = split_validation(sample.y_train, 0.0)
+    assert len(validation) == 0 and len(train) == len(sample.y_train)
+
+
+def test_runs_validate_on_held_out_training_digits_not_on_the_test_split(tiny):
+    config = TrainConfig("dense", "tiny", epochs=1, batch_size=32, seed=1)
+    model = new_model(config)
+    history = fit(model, tiny, config)
+    metadata = describe(model, config, tiny, history, 1.0)
+    assert metadata["validation_n"] == len(split_validation(tiny.y_train, 0.1)[1]) and metadata["test_n"] == len(tiny.y_test)
+    assert history["val_accuracy"][-1] == pytest.approx(metadata["validation_accuracy"], abs=1e-5)
+    # the test split is scored only in describe: its score is not what Keras validated on
+    assert metadata["test_accuracy"] != pytest.approx(history["val_accuracy"][-1], abs=1e-9) or metadata["test_loss"] != pytest.approx(history["val_loss"][-1], abs=1e-6)
+
+
+def test_tensorboard_logs_hold_epoch_scalars_and_the_weight_image(tiny, tmp_path):
+    import tensorflow as tf
+    from tensorflow.core.util.event_pb2 import Event
+
+    config = TrainConfig("dense", "tiny", epochs=2, batch_size=64, seed=1)
+    fit(new_model(config), tiny, config, [TensorBoardLogger(tmp_path)])
+    found: dict[str, set] = {"train": set(), "validation": set()}
+    for split in found:
+        (events,) = (tmp_path / split).glob("events.out.tfevents.*")
+        for record in tf.data.TFRecordDataset(str(events)):
+            event = Event.FromString(record.numpy())
+            for value in event.summary.value:
+                found[split].add((value.tag, event.step, value.HasField("image")))
+    assert {("epoch_loss", 0, False), ("epoch_accuracy", 1, False), ("first_layer_weights", 1, True)} <= found["train"]
+    assert {("epoch_loss", 1, False), ("epoch_accuracy", 0, False)} <= found["validation"]
+
+
+def test_tensorboard_logger_hooks_no_batch_end():
+    """Overriding on_train_batch_end makes Keras sync every batch (~40% slower)."""
+    import keras
+
+    assert TensorBoardLogger.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
