@@ -9,7 +9,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = PROJECT_ROOT / "assets"
 SAMPLE_PATH = ASSETS_DIR / "mnist_sample.npz"
 PENDIGITS_PATH = ASSETS_DIR / "pendigits.npz"
-SHIPPED_MODEL_PATH = PROJECT_ROOT / "models" / "lean-sample.keras"
+SHIPPED_MODEL_PATH = PROJECT_ROOT / "models" / "lean-sample-pen.keras"
 
 
 def keras_home() -> Path:

@@ -20,10 +20,10 @@ from mnistdesk import paths
 from mnistdesk.strokes import CANVAS_PEN_FRACTION, Stroke, render, strokes_input
 
 #: Bump when the drawing of these digits changes: rendered sets are cached under this name.
-DRAWING_VERSION = "2"
+DRAWING_VERSION = "3"
 #: Each training writer's digit is drawn as recorded and this many more times, distorted as the
 #: same person might write it another time (:func:`distorted`); validation digits only as recorded.
-TRAINING_VARIANTS = 2
+TRAINING_VARIANTS = 4
 #: 8 of the 30 writers, drawn once with a fixed seed; never trained on.
 VALIDATION_WRITERS = (2, 5, 11, 14, 18, 22, 25, 29)
 CANVAS_PX = 280

@@ -154,7 +154,8 @@ def test_garbage_model_is_refused_and_the_old_one_kept(window, tmp_path, monkeyp
 
 def test_status_bar_names_the_model(window):
     text = window.model_label.text()
-    assert "lean" in text and "sample" in text and "98" in text
+    accuracy = window.model_metadata["test_accuracy"]
+    assert "lean" in text and "sample+pen" in text and f"test accuracy {accuracy:.1%}" in text and accuracy > 0.97
 
 
 def test_settings_persist_between_sessions(qtbot, tmp_path):
@@ -286,11 +287,11 @@ def test_train_panel_and_status_bar_name_different_things(window):
 
     form = window.training.panel.layout().itemAt(0).layout()
     assert form.labelForField(window.training.panel.architecture).text() == "Network"
-    assert window.model_label.text().startswith("Predicting with: lean-sample.keras")
+    assert window.model_label.text().startswith(f"Predicting with: {paths.SHIPPED_MODEL_PATH.name}")
 
 
 def test_window_title_names_the_model_and_marks_unsaved(window):
-    assert window.windowTitle() == "lean-sample.keras[*] — mnistdesk" and not window.isWindowModified()
+    assert window.windowTitle() == f"{paths.SHIPPED_MODEL_PATH.name}[*] — mnistdesk" and not window.isWindowModified()
     window.unsaved = True
     window._update_model_label()
     assert window.isWindowModified()

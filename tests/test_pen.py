@@ -56,6 +56,19 @@ def test_the_curve_passes_through_every_recorded_point_and_is_smooth():
     assert np.abs(turns).max() < np.pi / 4  # no sharp corner anywhere
 
 
+def test_distorted_digits_stay_the_same_writers_strokes(digits):
+    """A distortion moves the points a little (slant, rotation, width, wobble, a loop left open);
+    it never adds a stroke or joins two."""
+    rng = np.random.default_rng(0)
+    for digit in digits[:200]:
+        changed = pen.distorted(digit, rng)
+        assert len(changed.strokes) == len(digit.strokes) and changed.label == digit.label
+        size = np.ptp(np.concatenate(digit.strokes), axis=0).max()
+        new_size = np.ptp(np.concatenate(changed.strokes), axis=0).max()
+        assert 0.6 < new_size / size < 1.6
+        assert all(len(new) <= len(old) for new, old in zip(changed.strokes, digit.strokes))
+
+
 def test_drawing_is_deterministic_for_a_seed(digits):
     some = digits[:20]
     np.testing.assert_array_equal(pen.drawn_inputs(some, seed=3), pen.drawn_inputs(some, seed=3))
@@ -128,14 +141,21 @@ def test_shipped_model_reads_real_ones_fours_sevens_and_nines(validation_drawing
     assert len(wrong) <= 1, f"misread (true, predicted): {wrong}"
 
 
-def test_pen_datasets_load_offline_and_are_cached(keras_home):
+def test_pen_datasets_load_offline_and_are_cached(keras_home, monkeypatch, digits):
+    few = digits[:400]  # drawing all 7,494 digits takes ~30 s; the logic is the same
+    monkeypatch.setattr(pen, "load_digits", lambda: few)
+    train, validation = pen.split_by_writer(few)
     dataset = load_dataset("pen")
-    assert dataset.x_train.shape == (5494, 28, 28) and dataset.x_test.shape == (2000, 28, 28)
+    assert dataset.x_train.shape == (len(train) * (1 + pen.TRAINING_VARIANTS), 28, 28)
+    assert dataset.x_test.shape == (len(validation), 28, 28) and len(validation) > 50
     assert dataset.x_train.dtype == np.uint8 and set(np.unique(dataset.y_test)) == set(range(10))
     cached = list((keras_home / "datasets").glob("mnistdesk-pen-*.npz"))
     assert len(cached) == 1
+    drawing_set = pen.drawing_set
+    monkeypatch.setattr(pen, "drawing_set", lambda: pytest.fail("drawn again although cached"))
     np.testing.assert_array_equal(load_dataset("pen").x_test, dataset.x_test)
+    monkeypatch.setattr(pen, "drawing_set", drawing_set)
     cached[0].write_bytes(b"damaged")  # a damaged cache is drawn again, not an error
     np.testing.assert_array_equal(load_dataset("pen").x_test, dataset.x_test)
     both = load_dataset("sample+pen")
-    assert len(both.x_train) == 4000 + 5494 and len(both.x_test) == 1000 + 2000
+    assert len(both.x_train) == 4000 + len(dataset.x_train) and len(both.x_test) == 1000 + len(validation)

@@ -28,12 +28,12 @@ from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIM
 DATASET_LABELS = {
     "sample": "Bundled sample (5,000 digits, offline)",
     "pen": "Real pen drawings (7,494 by 30 people, offline)",
-    "sample+pen": "Sample + pen drawings (12,494, offline)",
+    "sample+pen": "Sample + pen drawings (offline)",
     "mnist": "MNIST (70,000, download 11 MB)",
     "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)",
 }
 ARCHITECTURE_TIPS = {
-    "lean": "lean: three small convolutions, 29k parameters — quick on a laptop, as accurate as cnn",
+    "lean": "lean: three small convolutions, 44k parameters — quick on a laptop, as accurate as cnn",
     "cnn": "cnn: the classic Keras MNIST CNN, 3.2M parameters — slower, >99% on full MNIST",
     "dense": "dense: one hidden layer of 512 units — the weight tiles look like blurry digits",
 }
