@@ -78,6 +78,9 @@ class TrainingController(QObject):
         self.worker.stopped.connect(self._on_worker_stopped)
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.done.connect(self.thread.quit)
+        # Deleted in its own thread as that thread ends: posted from here once the thread is
+        # over, the deletion never ran, and each run's worker kept its Keras model alive.
+        self.thread.finished.connect(self.worker.deleteLater)
         self.thread.finished.connect(self._on_thread_finished)
         self.curves.reset(config.epochs)
         self.panel.set_running(True)
@@ -127,13 +130,14 @@ class TrainingController(QObject):
         self.message.emit(text)
 
     def _on_worker_model_ready(self, engine: Engine) -> None:
-        # TensorFlow's ~1M long-lived objects would make every full GC pass (in the GUI thread,
-        # see app.py) stall the window for 100+ ms; take them out of the collector's sight.
-        gc.freeze()
         self.engine = engine
         self.weights.show_kernel(engine.first_layer_weights())
         worker = self.worker
         self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset})
+        # The window has let go of the previous run's model: free it before this run fills
+        # memory, not whenever the collector's timer gets to it (app.py). ~50 ms for TensorFlow's
+        # graphs, at a moment nothing moves yet.
+        gc.collect()
         self.predictor_changed.emit(engine)
 
     def _on_worker_batch_done(self, info: dict) -> None:
@@ -190,9 +194,9 @@ class TrainingController(QObject):
 
     def _on_thread_finished(self) -> None:
         self.curves.flush()
-        self.worker.deleteLater()
         self.thread.deleteLater()
         self.worker = self.thread = None
+        gc.collect()  # what the run left behind (Keras's objects are full of reference cycles)
         self.panel.set_running(False)
         self.running_changed.emit(False)
         if self._retry_with_sample:
