@@ -64,9 +64,7 @@ def close(window) -> None:
     shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
 
 
-def train_in_window(application, window) -> None:
-    """Press Train and return once the run is over."""
-    window.training.panel.train_button.click()
+def wait_for_run(application, window) -> None:
     while window.training.is_running():
         application.processEvents()
         time.sleep(0.005)
@@ -81,7 +79,8 @@ def window_runs(runs: int, folder: str) -> dict:
     panel.augment.setChecked(False)
     series = []
     for _ in range(runs):
-        train_in_window(application, window)
+        panel.train_button.click()
+        wait_for_run(application, window)
         settle(application, SETTLE_S)
         series.append(rss_mb())
     close(window)
@@ -118,8 +117,9 @@ def long_run(epochs: int, folder: str) -> dict:
     panel.epochs.setValue(epochs)
     panel.batch_size.setValue(64)
     series: list[float] = []
-    window.training.running_changed.connect(lambda running: running and window.training.worker.epoch_done.connect(lambda info: series.append(rss_mb())))
-    train_in_window(application, window)
+    window.training.start()
+    window.training.worker.epoch_done.connect(lambda _info: series.append(rss_mb()))
+    wait_for_run(application, window)
     close(window)
     return {"rss_mb": series}
 

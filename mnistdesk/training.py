@@ -100,9 +100,10 @@ def releasing_traced_gradients() -> Iterator[None]:
     They are read only while tracing, which is over when ``fit`` returns; a later trace (a new
     batch shape, continued training) registers its own. Not for two fits at once in one process.
     """
-    from tensorflow.python.framework import ops  # the registry is private: no public way to unregister
+    from tensorflow.python.framework import ops
 
-    registry = ops.gradient_registry._registry
+    # Private, with no public way to unregister: should a TensorFlow release move it, skip this.
+    registry = getattr(getattr(ops, "gradient_registry", None), "_registry", {})
     before = set(registry)
     try:
         yield
