@@ -3,7 +3,9 @@ turns the worker's plain-value signals into panel updates and a live numpy predi
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import sys
 
 from PySide6.QtCore import QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -15,6 +17,17 @@ from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one batch; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
+
+
+def trim_heap() -> None:
+    """Hand the memory a run freed back to the system: glibc keeps it for reuse otherwise, and
+    after each run the window sat ~10 MB higher and less steady. A no-op off glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # another C library (musl)
+        pass
 
 
 class TrainingController(QObject):
@@ -197,6 +210,7 @@ class TrainingController(QObject):
         self.thread.deleteLater()
         self.worker = self.thread = None
         gc.collect()  # what the run left behind (Keras's objects are full of reference cycles)
+        trim_heap()
         self.panel.set_running(False)
         self.running_changed.emit(False)
         if self._retry_with_sample:
