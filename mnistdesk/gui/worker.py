@@ -6,8 +6,10 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 from __future__ import annotations
 
 import gc
+import importlib
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -19,14 +21,19 @@ from mnistdesk.live import Throttle, TrainingControl
 DATASET_UNAVAILABLE = "Dataset unavailable"  # the failure title the controller answers with an offer
 
 
-def freeze_imported_objects() -> None:
-    """Take what exists once TensorFlow is imported out of the cyclic collector's sight.
+def import_training() -> None:
+    """Import the training stack (TensorFlow, 2-4 s), then take what exists by then out of the
+    cyclic collector's sight.
 
     TensorFlow's ~270k long-lived objects would make every full GC pass (in the GUI thread, see
-    app.py) stall the window for 100+ ms. Only once, and before any model is built: a model
-    frozen with them, and all it references, could never be collected (each Train press left
-    ~20 MB behind that way).
+    app.py) stall the window for 100+ ms, so they are frozen: once, before any model is built
+    (a model frozen with them could never be collected). Frozen garbage is never collected
+    either, and importing TensorFlow leaves some: tf.lite's loaders keep the ImportError they
+    caught, and with it their frames and every caller's frame below. The import runs in a
+    thread of its own so that those frames are not this worker's, which holds the model.
     """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
+        importer.submit(importlib.import_module, "mnistdesk.training").result()
     if gc.get_freeze_count() == 0:
         gc.freeze()
 
@@ -74,9 +81,9 @@ class TrainingWorker(QObject):
             self.stopped.emit({})
             return
         self.status.emit("Loading TensorFlow…")
+        import_training()
         from mnistdesk.training import Batches, LiveCallback, describe, fit, new_model
 
-        freeze_imported_objects()
         self.status.emit(f"Building {self.config.architecture}…")
         model = new_model(self.config)
         self.model = model
