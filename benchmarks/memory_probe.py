@@ -2,7 +2,8 @@
 
 - ``window RUNS``: one main window, a drawing on the canvas, Train pressed RUNS times (``lean``,
   1 epoch on the bundled sample); RSS after each run, once the window has gone idle.
-- ``api RUNS``: ``training.train`` called RUNS times in one process (the CLI/API path).
+- ``api RUNS``: ``training.train`` called RUNS times in one process (the CLI/API path), RSS after
+  each call once its model is dropped and garbage collected.
 - ``long EPOCHS``: one ``dense`` run of EPOCHS epochs through the window on a small dataset;
   RSS at the end of every epoch.
 """
