@@ -302,3 +302,49 @@ def test_help_lists_the_shortcuts(window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "information", lambda *args: shown.append(args[2]))
     window._show_shortcuts()
     assert "Ctrl+Z" in shown[0] and "Ctrl+T" in shown[0] and "Continue training" in shown[0]
+
+
+def test_undo_takes_back_clear_and_an_opened_image_and_redo_redoes(window, qtbot, tmp_path, sample):
+    draw(window.canvas, ONE)
+    qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
+    drawn = window.canvas.ink().copy()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.canvas.is_empty()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(window.canvas.ink(), drawn)
+    Image.fromarray(sample.x_test[5]).resize((140, 140)).save(tmp_path / "digit.bmp")
+    assert window.open_image(tmp_path / "digit.bmp")
+    opened = window.canvas.ink().copy()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(window.canvas.ink(), drawn)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    np.testing.assert_array_equal(window.canvas.ink(), opened)
+
+
+def test_the_canvas_shows_its_edge(window):
+    image = window.canvas.grab().toImage()
+    edge, paper = image.pixelColor(0, image.height() // 2), image.pixelColor(image.width() // 2, 2)
+    assert edge.lightness() < paper.lightness() - 40
+
+
+def test_model_and_image_dialogs_remember_their_own_folders(window, tmp_path, monkeypatch, sample):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    images, models = tmp_path / "images", tmp_path / "models"
+    images.mkdir(), models.mkdir()
+    Image.fromarray(sample.x_test[5]).save(images / "digit.png")
+    shutil.copyfile(paths.SHIPPED_MODEL_PATH, models / "mine.keras")
+    started_in = []
+
+    def dialog(parent, caption, start, *rest):
+        started_in.append((caption, start))
+        return str(images / "digit.png" if caption == "Open image" else models / "mine.keras"), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog)
+    window.choose_image()
+    window.choose_model()
+    window.choose_image()
+    window.choose_model()
+    assert started_in[2] == ("Open image", str(images)) and started_in[3] == ("Open model", str(models))

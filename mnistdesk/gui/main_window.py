@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         clear.setToolTip("Clear the canvas (Esc or Delete)")
         clear.clicked.connect(self.clear_drawing)
         undo = QPushButton("Undo")
-        undo.setToolTip("Undo the last stroke (Ctrl+Z)")
+        undo.setToolTip("Undo the last stroke, Clear or opened image (Ctrl+Z); redo with Ctrl+Shift+Z")
         undo.clicked.connect(self.undo_stroke)
         row = QHBoxLayout()
         row.addWidget(clear)
@@ -189,7 +189,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
-        self._action(edit_menu, "&Undo stroke", QKeySequence.StandardKey.Undo, self.undo_stroke)
+        self._action(edit_menu, "&Undo", QKeySequence.StandardKey.Undo, self.undo_stroke, "Take back the last stroke, Clear or opened image")
+        redo = self._action(edit_menu, "&Redo", "Ctrl+Shift+Z", self.canvas.redo)
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(QKeySequence.StandardKey.Redo)])
         clear = self._action(edit_menu, "&Clear", "Esc", self.clear_drawing)
         clear.setShortcuts([QKeySequence("Esc"), QKeySequence(QKeySequence.StandardKey.Delete)])
         train_menu = self.menuBar().addMenu("&Training")
@@ -267,9 +269,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.unsaved)
 
     def choose_model(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), "Keras models (*.keras)")
+        name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir("models"), "Keras models (*.keras)")
         if name and self.open_model(Path(name)):
-            self._remember_dir(name)
+            self._remember_dir("models", name)
 
     def save_model(self) -> bool:
         """Save to the model's own file, or ask where if it has none (or is the shipped one)."""
@@ -281,12 +283,12 @@ class MainWindow(QMainWindow):
         return self.save_model_to(self.model_path)
 
     def choose_save_model(self) -> bool:
-        suggestion = Path(self._last_dir()) / f"{self.model_metadata.get('architecture', 'model')}-{self.model_metadata.get('dataset', 'mnist')}.keras"
+        suggestion = Path(self._last_dir("models")) / f"{self.model_metadata.get('architecture', 'model')}-{self.model_metadata.get('dataset', 'mnist')}.keras"
         name, _ = QFileDialog.getSaveFileName(self, "Save model as", str(suggestion), "Keras models (*.keras)")
         if not name:
             return False
         path = Path(name) if name.endswith(".keras") else Path(name + ".keras")
-        self._remember_dir(str(path))
+        self._remember_dir("models", str(path))
         return self.save_model_to(path)
 
     def save_model_to(self, path: Path) -> bool:
@@ -374,17 +376,17 @@ class MainWindow(QMainWindow):
         return True
 
     def choose_image(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir("images"), IMAGE_FILTER)
         if name and self.open_image(Path(name)):
-            self._remember_dir(name)
+            self._remember_dir("images", name)
 
     def choose_save_drawing(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._last_dir()) / "digit.png"), "PNG image (*.png)")
+        name, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._last_dir("images")) / "digit.png"), "PNG image (*.png)")
         if not name:
             return
         path = Path(name) if name.lower().endswith(".png") else Path(name + ".png")
         if self.canvas.save_png(path):
-            self._remember_dir(str(path))
+            self._remember_dir("images", str(path))
             self.statusBar().showMessage(f"Saved {path}", 4000)
         else:
             QMessageBox.warning(self, "Cannot save drawing", f"Could not write {path}. Is the folder writable?")
@@ -463,11 +465,14 @@ class MainWindow(QMainWindow):
         index = self.mode_box.findData(self.settings.value("preprocess/mode", "mnist"))
         self.mode_box.setCurrentIndex(max(index, 0))
 
-    def _last_dir(self) -> str:
-        return str(self.settings.value("files/last_dir", str(Path.home())))
+    def _last_dir(self, kind: str) -> str:
+        """The folder a file dialog for ``kind`` ("images" or "models") starts in: where the
+        user last went for that kind (models: else the model in use's own folder), else home."""
+        fallback = self.model_path.parent if kind == "models" and self.model_path and self.model_path != paths.SHIPPED_MODEL_PATH else Path.home()
+        return str(self.settings.value(f"files/last_{kind}_dir", str(fallback)))
 
-    def _remember_dir(self, name: str) -> None:
-        self.settings.setValue("files/last_dir", str(Path(name).parent))
+    def _remember_dir(self, kind: str, name: str) -> None:
+        self.settings.setValue(f"files/last_{kind}_dir", str(Path(name).parent))
 
     def _show_shortcuts(self) -> None:
         rows = "".join(
