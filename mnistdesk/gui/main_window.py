@@ -148,27 +148,37 @@ class MainWindow(QMainWindow):
         right, bottom, left = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea)
         for key, title, widget, area in (
             ("train", "Train", self.training.panel, left),
+            ("weights", "First-layer weights", self.training.weights, left),
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
             ("curves", "Loss and accuracy", self.training.curves, bottom),
-            ("weights", "First-layer weights", self.training.weights, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
-        self.splitDockWidget(self.docks["curves"], self.docks["weights"], Qt.Orientation.Horizontal)
+        # Full-height side columns: training controls over the weights on the left, what the
+        # model sees over what it predicts on the right, the curves under the canvas.
         self.setCorner(Qt.Corner.BottomLeftCorner, left)
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
 
     def _default_dock_sizes(self) -> None:
-        """First start: a big canvas, a slim control column, curves and weights below."""
-        docks = self.docks
-        self.resizeDocks([docks["train"]], [290], Qt.Orientation.Horizontal)
-        self.resizeDocks([docks["eye"]], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks([docks["eye"], docks["prediction"]], [280, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["curves"]], [250], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["curves"], docks["weights"]], [600, 350], Qt.Orientation.Horizontal)
+        """First start, at the window's real size (1024×640 up to 2560×1440): the canvas biggest,
+        the columns and the curves growing with the window within readable limits."""
+        docks, width, height = self.docks, self.width(), self.height()
+        side = round(min(max(0.2 * width, 300), 520))
+        train_height = self.training.panel.sizeHint().height()
+        self.resizeDocks([docks["train"], docks["eye"]], [side - 10, side], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["train"], docks["weights"]], [train_height, max(height - train_height, 100)], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["eye"], docks["prediction"]], [side, max(height - side, 200)], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 210), 420))], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:
+        if self._needs_default_docks:
+            self._needs_default_docks = False
+            self._default_dock_sizes()
+        super().showEvent(event)
 
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -460,8 +470,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         state = self.settings.value("window/state")
-        if not (isinstance(state, QByteArray) and self.restoreState(state)):
-            self._default_dock_sizes()
+        # Without a saved layout, size the docks when the window is shown at its final size.
+        self._needs_default_docks = not (isinstance(state, QByteArray) and self.restoreState(state))
         index = self.mode_box.findData(self.settings.value("preprocess/mode", "mnist"))
         self.mode_box.setCurrentIndex(max(index, 0))
 
