@@ -162,14 +162,14 @@ def test_settings_persist_between_sessions(qtbot, tmp_path):
     first = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(first)
     first.mode_box.setCurrentIndex(first.mode_box.findData("naive"))
-    first.resize(850, 480)
+    first.resize(1030, 650)  # at least the smallest supported size, 1024×640
     first.show()
     size = first.size()
     first.close()
     second = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(second)
     assert second.mode_box.currentData() == "naive"
-    assert second.height() == size.height() == 480
+    assert second.height() == size.height() == 650
     assert second.model_path == paths.SHIPPED_MODEL_PATH
 
 
