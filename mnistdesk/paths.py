@@ -5,11 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ASSETS_DIR = PROJECT_ROOT / "assets"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def _bundled(installed: str, checkout: str) -> Path:
+    """A bundled folder: inside the installed package (wheel, ``pip install .``, pipx), where
+    pyproject.toml maps it, else at the top of the checkout (``pip install -e``, a clone)."""
+    inside = PACKAGE_DIR / installed
+    return inside if inside.is_dir() else PROJECT_ROOT / checkout
+
+
+ASSETS_DIR = _bundled("assets", "assets")
+MODELS_DIR = _bundled("shipped_models", "models")
 SAMPLE_PATH = ASSETS_DIR / "mnist_sample.npz"
 PENDIGITS_PATH = ASSETS_DIR / "pendigits.npz"
-SHIPPED_MODEL_PATH = PROJECT_ROOT / "models" / "lean-sample-pen.keras"
+SHIPPED_MODEL_PATH = MODELS_DIR / "lean-sample-pen.keras"
 
 
 def keras_home() -> Path:

@@ -163,14 +163,14 @@ def test_settings_persist_between_sessions(qtbot, tmp_path):
     first = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(first)
     first.mode_box.setCurrentIndex(first.mode_box.findData("naive"))
-    first.resize(850, 480)
+    first.resize(1030, 650)  # at least the smallest supported size, 1024×640
     first.show()
     size = first.size()
     first.close()
     second = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(second)
     assert second.mode_box.currentData() == "naive"
-    assert second.height() == size.height() == 480
+    assert second.height() == size.height() == 650
     assert second.model_path == paths.SHIPPED_MODEL_PATH
 
 
@@ -283,7 +283,6 @@ def test_optimizer_and_learning_rate_show_defaults_and_picking_a_network_keeps_c
 
 
 def test_train_panel_and_status_bar_name_different_things(window):
-    from PySide6.QtWidgets import QFormLayout
 
     form = window.training.panel.layout().itemAt(0).layout()
     assert form.labelForField(window.training.panel.architecture).text() == "Network"
@@ -303,3 +302,49 @@ def test_help_lists_the_shortcuts(window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "information", lambda *args: shown.append(args[2]))
     window._show_shortcuts()
     assert "Ctrl+Z" in shown[0] and "Ctrl+T" in shown[0] and "Continue training" in shown[0]
+
+
+def test_undo_takes_back_clear_and_an_opened_image_and_redo_redoes(window, qtbot, tmp_path, sample):
+    draw(window.canvas, ONE)
+    qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
+    drawn = window.canvas.ink().copy()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert window.canvas.is_empty()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(window.canvas.ink(), drawn)
+    Image.fromarray(sample.x_test[5]).resize((140, 140)).save(tmp_path / "digit.bmp")
+    assert window.open_image(tmp_path / "digit.bmp")
+    opened = window.canvas.ink().copy()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(window.canvas.ink(), drawn)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    np.testing.assert_array_equal(window.canvas.ink(), opened)
+
+
+def test_the_canvas_shows_its_edge(window):
+    image = window.canvas.grab().toImage()
+    edge, paper = image.pixelColor(0, image.height() // 2), image.pixelColor(image.width() // 2, 2)
+    assert edge.lightness() < paper.lightness() - 40
+
+
+def test_model_and_image_dialogs_remember_their_own_folders(window, tmp_path, monkeypatch, sample):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    images, models = tmp_path / "images", tmp_path / "models"
+    images.mkdir(), models.mkdir()
+    Image.fromarray(sample.x_test[5]).save(images / "digit.png")
+    shutil.copyfile(paths.SHIPPED_MODEL_PATH, models / "mine.keras")
+    started_in = []
+
+    def dialog(parent, caption, start, *rest):
+        started_in.append((caption, start))
+        return str(images / "digit.png" if caption == "Open image" else models / "mine.keras"), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog)
+    window.choose_image()
+    window.choose_model()
+    window.choose_image()
+    window.choose_model()
+    assert started_in[2] == ("Open image", str(images)) and started_in[3] == ("Open model", str(models))

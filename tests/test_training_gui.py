@@ -305,7 +305,17 @@ def test_validation_is_held_out_and_test_scored_once(window, qtbot):
     assert 24 <= metadata["validation_n"] <= 27 and metadata["test_n"] == 100  # 10% of each class of 256 digits
     assert metadata["train_config"]["validation_fraction"] == pytest.approx(0.1)
     assert metadata["history"]["val_accuracy"][-1] == pytest.approx(metadata["validation_accuracy"], abs=1e-5)
-    assert window.training.panel.validation.text() == "10% of training data"
+    assert window.training.panel.validation.text() == "10% held out"
+
+
+def test_the_tensorboard_option_writes_a_log_folder_per_run(window, qtbot, tmp_path):
+    window.settings.setValue("train/log_dir", str(tmp_path / "logs"))
+    window.training.panel.tensorboard.setChecked(True)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    (run,) = (tmp_path / "logs").iterdir()
+    assert run.name.startswith("dense-tiny-") and list((run / "validation").glob("events.out.tfevents.*"))
 
 
 def test_progress_text_is_readable_in_busy_phases_and_paused(window, qtbot):

@@ -19,6 +19,7 @@ from mnistdesk.data import normalize
 
 PAPER = (250, 250, 247)
 INK = (20, 20, 30)
+EDGE = (170, 170, 165)
 PAPER_TABLE = [
     QColor(*(round(p + (i / 255) * (k - p)) for p, k in zip(PAPER, INK))).rgb() for i in range(256)
 ]
@@ -44,9 +45,11 @@ class DrawingCanvas(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self.setToolTip("Draw a digit with the left button; erase with the right.\nCtrl+Z undoes a stroke, Esc clears.")
+        self.setToolTip("Draw a digit with the left button; erase with the right.\nCtrl+Z undoes (strokes, Clear, an opened image), Ctrl+Shift+Z redoes, Esc clears.")
         self._strokes: list[Stroke] = []
         self._background: np.ndarray | None = None  # an opened image's ink, kept at its own resolution
+        self._undo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
+        self._redo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
         self._ink = QImage()
         self._render()
 
@@ -68,21 +71,38 @@ class DrawingCanvas(QWidget):
         return not self._strokes and self._background is None
 
     def undo(self) -> None:
-        """Remove the last stroke (an opened image stays)."""
-        if self._strokes:
-            self._strokes.pop()
-            self._render()
+        """Take back the last change: a stroke, a Clear or an opened image."""
+        self._step(self._undo_stack, self._redo_stack)
+
+    def redo(self) -> None:
+        self._step(self._redo_stack, self._undo_stack)
 
     def clear(self) -> None:
-        self._strokes.clear()
+        if self.is_empty():
+            return
+        self._remember()
+        self._strokes = []
         self._background = None
         self._render()
 
     def set_background(self, ink: np.ndarray) -> None:
         """Replace the drawing with an image (ink in [0, 1]); strokes then draw on top of it."""
-        self._strokes.clear()
+        self._remember()
+        self._strokes = []
         self._background = np.clip(np.asarray(ink, np.float32), 0, 1)
         self._render()
+
+    def _remember(self) -> None:
+        """Keep the drawing as it is before a change, for undo (strokes are never edited once
+        drawn, so a shallow copy of the list is a snapshot)."""
+        self._undo_stack.append((list(self._strokes), self._background))
+        self._redo_stack.clear()
+
+    def _step(self, source: list, target: list) -> None:
+        if source:
+            target.append((list(self._strokes), self._background))
+            self._strokes, self._background = source.pop()
+            self._render()
 
     def save_png(self, path: str | Path) -> bool:
         """Save what the user sees: dark ink on light paper, at the canvas's resolution."""
@@ -95,6 +115,8 @@ class DrawingCanvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.drawImage(QRectF(self.rect()), self._paper_image(), QRectF(self._ink.rect()))
+        painter.setPen(QPen(QColor(*EDGE), 1))  # where the paper ends
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -104,6 +126,7 @@ class DrawingCanvas(QWidget):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             stroke = Stroke(erase=event.button() == Qt.MouseButton.RightButton)
+            self._remember()
             self._strokes.append(stroke)
             self._extend(stroke, event.position())
 

@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
         clear.setToolTip("Clear the canvas (Esc or Delete)")
         clear.clicked.connect(self.clear_drawing)
         undo = QPushButton("Undo")
-        undo.setToolTip("Undo the last stroke (Ctrl+Z)")
+        undo.setToolTip("Undo the last stroke, Clear or opened image (Ctrl+Z); redo with Ctrl+Shift+Z")
         undo.clicked.connect(self.undo_stroke)
         row = QHBoxLayout()
         row.addWidget(clear)
@@ -161,27 +161,37 @@ class MainWindow(QMainWindow):
         right, bottom, left = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea)
         for key, title, widget, area in (
             ("train", "Train", self.training.panel, left),
+            ("weights", "First-layer weights", self.training.weights, left),
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
             ("curves", "Loss and accuracy", self.training.curves, bottom),
-            ("weights", "First-layer weights", self.training.weights, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
-        self.splitDockWidget(self.docks["curves"], self.docks["weights"], Qt.Orientation.Horizontal)
+        # Full-height side columns: training controls over the weights on the left, what the
+        # model sees over what it predicts on the right, the curves under the canvas.
         self.setCorner(Qt.Corner.BottomLeftCorner, left)
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
 
     def _default_dock_sizes(self) -> None:
-        """First start: a big canvas, a slim control column, curves and weights below."""
-        docks = self.docks
-        self.resizeDocks([docks["train"]], [290], Qt.Orientation.Horizontal)
-        self.resizeDocks([docks["eye"]], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks([docks["eye"], docks["prediction"]], [280, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["curves"]], [250], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["curves"], docks["weights"]], [600, 350], Qt.Orientation.Horizontal)
+        """First start, at the window's real size (1024×640 up to 2560×1440): the canvas biggest,
+        the columns and the curves growing with the window within readable limits."""
+        docks, width, height = self.docks, self.width(), self.height()
+        side = round(min(max(0.2 * width, 300), 520))
+        train_height = self.training.panel.sizeHint().height()
+        self.resizeDocks([docks["train"], docks["eye"]], [side - 10, side], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["train"], docks["weights"]], [train_height, max(height - train_height, 100)], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["eye"], docks["prediction"]], [side, max(height - side, 200)], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 210), 420))], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:
+        if self._needs_default_docks:
+            self._needs_default_docks = False
+            self._default_dock_sizes()
+        super().showEvent(event)
 
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -202,7 +212,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
-        self._action(edit_menu, "&Undo stroke", QKeySequence.StandardKey.Undo, self.undo_stroke)
+        self._action(edit_menu, "&Undo", QKeySequence.StandardKey.Undo, self.undo_stroke, "Take back the last stroke, Clear or opened image")
+        redo = self._action(edit_menu, "&Redo", "Ctrl+Shift+Z", self.canvas.redo)
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(QKeySequence.StandardKey.Redo)])
         clear = self._action(edit_menu, "&Clear", "Esc", self.clear_drawing)
         clear.setShortcuts([QKeySequence("Esc"), QKeySequence(QKeySequence.StandardKey.Delete)])
         train_menu = self.menuBar().addMenu("&Training")
@@ -317,9 +329,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.unsaved)
 
     def choose_model(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), "Keras models (*.keras)")
+        name, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir("models"), "Keras models (*.keras)")
         if name and self.open_model(Path(name)):
-            self._remember_dir(name)
+            self._remember_dir("models", name)
 
     def save_model(self) -> bool:
         """Save to the model's own file, or ask where if it has none (or is the shipped one)."""
@@ -331,12 +343,12 @@ class MainWindow(QMainWindow):
         return self.save_model_to(self.model_path)
 
     def choose_save_model(self) -> bool:
-        suggestion = Path(self._last_dir()) / f"{self.model_metadata.get('architecture', 'model')}-{self.model_metadata.get('dataset', 'mnist')}.keras"
+        suggestion = Path(self._last_dir("models")) / f"{self.model_metadata.get('architecture', 'model')}-{self.model_metadata.get('dataset', 'mnist')}.keras"
         name, _ = QFileDialog.getSaveFileName(self, "Save model as", str(suggestion), "Keras models (*.keras)")
         if not name:
             return False
         path = Path(name) if name.endswith(".keras") else Path(name + ".keras")
-        self._remember_dir(str(path))
+        self._remember_dir("models", str(path))
         return self.save_model_to(path)
 
     def save_model_to(self, path: Path) -> bool:
@@ -428,17 +440,17 @@ class MainWindow(QMainWindow):
         return True
 
     def choose_image(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir("images"), IMAGE_FILTER)
         if name and self.open_image(Path(name)):
-            self._remember_dir(name)
+            self._remember_dir("images", name)
 
     def choose_save_drawing(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._last_dir()) / "digit.png"), "PNG image (*.png)")
+        name, _ = QFileDialog.getSaveFileName(self, "Save drawing", str(Path(self._last_dir("images")) / "digit.png"), "PNG image (*.png)")
         if not name:
             return
         path = Path(name) if name.lower().endswith(".png") else Path(name + ".png")
         if self.canvas.save_png(path):
-            self._remember_dir(str(path))
+            self._remember_dir("images", str(path))
             self.statusBar().showMessage(f"Saved {path}", 4000)
         else:
             QMessageBox.warning(self, "Cannot save drawing", f"Could not write {path}. Is the folder writable?")
@@ -512,16 +524,19 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1280, 800)
         state = self.settings.value("window/state")
-        if not (isinstance(state, QByteArray) and self.restoreState(state)):
-            self._default_dock_sizes()
+        # Without a saved layout, size the docks when the window is shown at its final size.
+        self._needs_default_docks = not (isinstance(state, QByteArray) and self.restoreState(state))
         index = self.mode_box.findData(self.settings.value("preprocess/mode", "mnist"))
         self.mode_box.setCurrentIndex(max(index, 0))
 
-    def _last_dir(self) -> str:
-        return text_setting(self.settings.value("files/last_dir"), str(Path.home()))
+    def _last_dir(self, kind: str) -> str:
+        """The folder a file dialog for ``kind`` ("images" or "models") starts in: where the
+        user last went for that kind (models: else the model in use's own folder), else home."""
+        fallback = self.model_path.parent if kind == "models" and self.model_path and self.model_path != paths.SHIPPED_MODEL_PATH else Path.home()
+        return text_setting(self.settings.value(f"files/last_{kind}_dir"), str(fallback))
 
-    def _remember_dir(self, name: str) -> None:
-        self.settings.setValue("files/last_dir", str(Path(name).parent))
+    def _remember_dir(self, kind: str, name: str) -> None:
+        self.settings.setValue(f"files/last_{kind}_dir", str(Path(name).parent))
 
     def _show_shortcuts(self) -> None:
         rows = "".join(

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 BAR_COLOUR = (110, 140, 190)
 WINNER_COLOUR = (230, 120, 40)
 EMPTY_TEXT = "Draw a digit"
+MIN_LABEL_PX = 34  # room a "100%" label needs
 
 
 class ModelEyePanel(pg.GraphicsLayoutWidget):
@@ -88,7 +89,13 @@ class SoftmaxPanel(QWidget):
         winner = int(np.argmax(probabilities))
         brushes = [pg.mkBrush(WINNER_COLOUR if i == winner else BAR_COLOUR) for i in range(10)]
         self.bars.setOpts(height=probabilities, brushes=brushes)
-        for label, value, x in zip(self.labels, probabilities, range(10)):
-            label.setText(f"{value:.0%}" if value >= 0.005 else "")
+        # Labels wider than a bar would run into a labelled neighbour: keep the larger one.
+        cramped = self.plot.getViewBox().width() / 10.2 < MIN_LABEL_PX
+        labelled: set[int] = set()
+        for x in np.argsort(-probabilities):
+            if probabilities[x] >= 0.005 and not (cramped and labelled & {x - 1, x + 1}):
+                labelled.add(int(x))
+        for x, (label, value) in enumerate(zip(self.labels, probabilities)):
+            label.setText(f"{value:.0%}" if x in labelled else "")
             label.setPos(x, float(value) + 0.01)
         self.verdict.setText(f"{self.class_names[winner]}  ·  {probabilities[winner]:.0%}")

@@ -8,7 +8,6 @@ import gc
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -181,9 +180,11 @@ class TrainingController(QObject):
     def dataset_source(self) -> str | None:
         data = self.panel.dataset.currentData()
         if data == OWN_DATASET:
-            name, _ = QFileDialog.getOpenFileName(self.window, "Open a dataset", "", "NumPy archives (*.npz)")
+            folder = str(self.settings.value("files/last_datasets_dir", str(Path.home())))
+            name, _ = QFileDialog.getOpenFileName(self.window, "Open a dataset", folder, "NumPy archives (*.npz)")
             if not name:
                 return None
+            self.settings.setValue("files/last_datasets_dir", str(Path(name).parent))
             self.panel.dataset.insertItem(self.panel.dataset.count() - 1, name, name)
             self.panel.dataset.setCurrentIndex(self.panel.dataset.count() - 2)
             return name

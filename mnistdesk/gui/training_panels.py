@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -69,6 +68,9 @@ class TrainPanel(QWidget):
             "Pen drawings: real handwriting by 30 people, drawn as on this canvas; tested on 8 writers never trained on.\n"
             "MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets"
         )
+        for box in (self.architecture, self.dataset):  # long item texts must not widen the column
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(5)
@@ -89,14 +91,14 @@ class TrainPanel(QWidget):
         self.validation = QSpinBox()
         self.validation.setRange(0, 50)
         self.validation.setValue(round(DEFAULT_VALIDATION_FRACTION * 100))
-        self.validation.setSuffix("% of training data")
+        self.validation.setSuffix("% held out")
         self.validation.setSpecialValueText("None")
         self.validation.setToolTip(
             "Held out of training (stratified, always the same digits) to validate after each epoch.\n"
             "The test split is scored once, when the run ends."
         )
-        self.augment = QCheckBox("Augment (rotate, shift, zoom, stroke width)")
-        self.augment.setToolTip("Random small changes to each training digit, every epoch: slower to fit, better on drawings")
+        self.augment = QCheckBox("Augment training digits")
+        self.augment.setToolTip("Random small rotations, shifts, zooms and stroke widths, every epoch: slower to fit, better on drawings")
         self.tensorboard = QCheckBox("Write TensorBoard logs")
         self.tensorboard.setToolTip("Epoch metrics and first-layer weight images, for `tensorboard --logdir FOLDER`")
         self.train_button = QPushButton("Train new")
@@ -235,10 +237,12 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
         self.validation: dict[str, tuple[list, list]] = {}
         self.plots, self.raw, self.smooth, self.markers = {}, {}, {}, {}
         self.log_loss = False
-        self.legend = pg.LegendItem(colCount=3, labelTextSize="8pt")
+        self.legend = pg.LegendItem(colCount=3, labelTextSize="8pt", verSpacing=-6)
         self.addItem(self.legend, row=0, col=0, colspan=2)
+        self.ci.layout.setRowMaximumHeight(0, 26)
         for col, key in enumerate(("loss", "accuracy")):
-            plot = self.addPlot(row=1, col=col, title=key)
+            plot = self.addPlot(row=1, col=col)
+            plot.setLabel("left", key)
             plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMouseEnabled(x=False, y=False)
@@ -271,7 +275,7 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             self.validation[key] = ([], [])
             for item in (self.raw[key], self.smooth[key], self.markers[key]):
                 item.setData([], [])
-        self.plots["accuracy"].setYRange(0, 1.0, padding=0.04)  # room for dots at 100%
+        self.plots["accuracy"].setYRange(0, 1.1, padding=0)  # room for dots at 100% and the "1.0" label
         self._set_loss_range(1.0)
         self.extend_to(epochs, shrink=True)
 
@@ -327,7 +331,8 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             self.smooth[key].setData(x, buffer.smoothed())
         x, losses = self.buffers["loss"].data()
         if len(losses):
-            top = max(float(np.percentile(losses, self.LOSS_PERCENTILE)), max(self.validation["loss"][1], default=0.0))
+            bulk = np.percentile(losses, self.LOSS_PERCENTILE) if len(losses) >= 100 else np.max(losses)  # a few points: all of them
+            top = max(float(bulk), max(self.validation["loss"][1], default=0.0))
             if not (self.top_loss / 1.25 <= top <= self.top_loss):  # rescale rarely: tick labels are costly
                 self._set_loss_range(top * 1.1, bottom=float(np.min(losses)))
             if x[-1] > self.epochs:
@@ -376,7 +381,7 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.layout_info = (tile, grid, count)
         self.tiles = mosaic
         self.image.setImage(np.nan_to_num(mosaic, nan=0.0), autoLevels=False, levels=(-limit, limit))
-        self.caption.setText(f"first layer: {count} {self.kind}s of {tile[0]}×{tile[1]} · colour scale ±{limit:.3g}")
+        self.caption.setText(f"{count} {self.kind}s of {tile[0]}×{tile[1]} · colour ±{limit:.3g}")
 
     def _on_scene_mouse_moved(self, position: QPointF) -> None:
         if self.layout_info is None or not self.view.sceneBoundingRect().contains(position):
