@@ -135,16 +135,19 @@ def _load_pen() -> Dataset:
     """Real pen trajectories drawn as on the canvas (:mod:`mnistdesk.pen`), split by writer.
 
     Drawing them takes several seconds, so the result is cached beside the downloaded datasets,
-    keyed by the drawing code's version, and read back through the same checks as any ``.npz``.
+    named by :func:`pen.drawing_fingerprint`, and read back through the same checks as any ``.npz``.
     """
     from mnistdesk import pen
 
-    cache = paths.datasets_dir() / f"mnistdesk-pen-{pen.DRAWING_VERSION}.npz"
     try:
-        return _load_npz(cache, "pen")
-    except DatasetError:
-        pass
-    arrays = pen.drawing_set()
+        cache = paths.datasets_dir() / f"mnistdesk-pen-{pen.drawing_fingerprint()}.npz"
+        try:
+            return _load_npz(cache, "pen")
+        except DatasetError:
+            pass
+        arrays = pen.drawing_set()
+    except (OSError, KeyError, ValueError, IndexError) as error:
+        raise DatasetError(f"{paths.PENDIGITS_PATH}: cannot read the bundled pen trajectories ({error}); reinstall mnistdesk") from None
     try:
         with replacing(cache, suffix=".npz") as tmp:
             np.savez_compressed(tmp, **arrays)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistdesk.augment import dilate, erode, neighbours
+from mnistdesk.augment import neighbours
 from mnistdesk.data import normalize
-from mnistdesk.preprocess import preprocess, resample
+from mnistdesk.preprocess import preprocess, resample, set_stroke_width
 
 CANVAS = 280
 UPSCALE = 4  # shapes are re-inked at 112×112 before being placed on the canvas
@@ -27,7 +27,7 @@ def redraw(digit: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS) ->
     rows, cols = np.flatnonzero(shape.any(1)), np.flatnonzero(shape.any(0))
     height = rows[-1] - rows[0] + 1
     target_width = rng.uniform(*PEN_RATIO_RANGE) * height
-    shape = _set_stroke_width(shape, target_width)
+    shape = set_stroke_width(shape, target_width, 12)
     rows, cols = np.flatnonzero(shape.any(1)), np.flatnonzero(shape.any(0))
     crop = shape[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
     scale = rng.uniform(*HEIGHT_RANGE) * canvas / crop.shape[0]
@@ -41,26 +41,6 @@ def drawn_inputs(images: np.ndarray, seed: int = 0) -> np.ndarray:
     """The 28×28 model inputs of re-drawn ``images`` (N, 28, 28) uint8, reproducible by ``seed``."""
     rng = np.random.default_rng(seed)
     return np.stack([preprocess(redraw(image, rng)) for image in images])
-
-
-def _stroke_width(shape: np.ndarray) -> float:
-    """Mean stroke width of a binary shape: twice its area over its perimeter."""
-    inner = erode(shape)
-    perimeter = max(int((shape & ~inner).sum()), 1)
-    return 2.0 * shape.sum() / perimeter
-
-
-def _set_stroke_width(shape: np.ndarray, target: float) -> np.ndarray:
-    """Grow or thin the strokes one pixel layer at a time towards ``target`` width."""
-    for _ in range(12):
-        width = _stroke_width(shape)
-        if abs(width - target) < 1.0:
-            break
-        changed = dilate(shape) if width < target else erode(shape)
-        if not changed.any():
-            break
-        shape = changed
-    return shape
 
 
 def _box_blur(image: np.ndarray) -> np.ndarray:

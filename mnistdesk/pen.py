@@ -10,6 +10,7 @@ no validation writer's digit is ever trained on. No Qt, no TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,6 +118,17 @@ def drawn_inputs(digits: Sequence[PenDigit], seed: int = 0, height_range: tuple[
     rng = np.random.default_rng(seed)
     images = [strokes_input(place_on_canvas(digit, rng, height_range)) for digit in digits]
     return np.stack([np.round(image * 255).astype(np.uint8) for image in images])
+
+
+def drawing_fingerprint() -> str:
+    """Names one drawing of the set: the trajectories file, the drawing code's version and every
+    setting that changes the pictures, so a cached drawing is never used after any of them changed."""
+    from mnistdesk import preprocess, strokes
+
+    digest = hashlib.sha256(paths.PENDIGITS_PATH.read_bytes())
+    settings = (DRAWING_VERSION, VALIDATION_WRITERS, TRAINING_VARIANTS, DISTORTION_SEED, preprocess.STROKE_RATIO, strokes.MODEL_BOX_PX, strokes.SUPERSAMPLE, strokes.CURVE_STEP_PX)
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()[:12]
 
 
 def drawing_set() -> dict[str, np.ndarray]:

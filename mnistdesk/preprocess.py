@@ -74,21 +74,28 @@ def stroke_width(ink: np.ndarray) -> float:
 def _even_strokes(crop: np.ndarray) -> np.ndarray:
     """A tight ink crop whose strokes are far too thick or thin for its size (a small digit
     drawn with a broad pen, a large one with a fine pen), thinned or thickened towards MNIST's
-    proportion; other crops come back unchanged."""
+    proportion; other crops (and ink too faint or fine to measure) come back unchanged."""
     scale = WORK_PX / max(crop.shape)
     shape = (max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale)))
     work = resample(crop, shape, (scale, scale), (0.0, 0.0))
     target = WORK_PX * STROKE_RATIO / (1 + STROKE_RATIO)
     width = stroke_width(work)
-    if target / STROKE_TOLERANCE <= width <= target * STROKE_TOLERANCE:
+    if width == 0 or target / STROKE_TOLERANCE <= width <= target * STROKE_TOLERANCE:
         return crop
-    work = np.pad(work, WORK_PX // 4)
-    for _ in range(WORK_PX // 4):
-        changed = erode(work) if width > target else dilate(work)
-        if not (changed > 0.5).any() or abs(stroke_width(changed) - target) >= abs(width - target):
+    return _ink_box(set_stroke_width(np.pad(work, WORK_PX // 4), target, WORK_PX // 4))
+
+
+def set_stroke_width(ink: np.ndarray, target: float, most_steps: int) -> np.ndarray:
+    """Thin or thicken the strokes one pixel layer at a time while that brings their width
+    (:func:`stroke_width`) closer to ``target``; ink is never erased entirely."""
+    width = stroke_width(ink)
+    for _ in range(most_steps):
+        changed = erode(ink) if width > target else dilate(ink)
+        changed_width = stroke_width(changed)
+        if changed_width == 0 or abs(changed_width - target) >= abs(width - target):
             break
-        work, width = changed, stroke_width(changed)
-    return _ink_box(work)
+        ink, width = changed, changed_width
+    return ink
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:

@@ -31,7 +31,7 @@ SUPERSAMPLE = 4
 CURVE_STEP_PX = 1.5  # the smooth curve is drawn as segments about this long
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Stroke:
     """One pen-down to pen-up: points (N, 2) as (x, y), and whether it erases."""
 
@@ -48,34 +48,39 @@ def render(strokes: Sequence[Stroke], shape: tuple[int, int], scale: float, offs
     rows, cols = shape
     image = Image.new("L", (cols * SUPERSAMPLE, rows * SUPERSAMPLE), 0)
     draw = ImageDraw.Draw(image)
+    step = CURVE_STEP_PX * SUPERSAMPLE
     for stroke in strokes:
         width = (eraser_width if stroke.erase else pen_width) * SUPERSAMPLE
         pixels = (np.asarray(stroke.points, np.float64) * scale + np.asarray(offset)) * SUPERSAMPLE
-        _draw_round_polyline(draw, smooth(pixels, CURVE_STEP_PX * SUPERSAMPLE), width, 0 if stroke.erase else 255)
+        curve = smooth(_thinned(pixels[np.isfinite(pixels).all(axis=1)], step / 2), step)
+        _draw_round_polyline(draw, curve, width, 0 if stroke.erase else 255, image.size)
     return np.asarray(image.reduce(SUPERSAMPLE), np.float32) / 255.0
 
 
-def strokes_input(strokes: Sequence[Stroke], eraser_width: float = 0.0) -> np.ndarray | None:
+def strokes_input(strokes: Sequence[Stroke], eraser_width: float = CANVAS_ERASER_FRACTION) -> np.ndarray | None:
     """The 28×28 model input for ``strokes``, re-drawn with a pen relative to the digit's box.
 
     ``eraser_width`` is in the strokes' own units (an eraser erases the same places at any
     size). ``None`` when there is no ink.
     """
-    ink = [stroke.points for stroke in strokes if not stroke.erase and len(stroke.points)]
-    if not ink:
+    ink = [np.asarray(stroke.points, np.float64) for stroke in strokes if not stroke.erase]
+    points = np.concatenate([np.zeros((0, 2)), *ink])
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points):
         return None
-    points = np.concatenate(ink).astype(np.float64)
+    erasing = any(stroke.erase for stroke in strokes)
     low, high = points.min(axis=0), points.max(axis=0)
-    side = float(max(high - low))
-    if side <= 0:  # a single dot: draw it as a dot of the pen's size
-        side = 1.0
+    # A dot still gets a box; with an eraser, a box no smaller than the eraser keeps its disc
+    # (drawn at the same scale) a sensible size however tiny the ink.
+    side = max(float(max(high - low)), eraser_width if erasing else 0.0, 1e-6)
     scale = MODEL_BOX_PX / side
     pen = STROKE_RATIO * MODEL_BOX_PX
     margin = pen + 2
     size = (high - low) * scale + 2 * margin
     shape = (int(np.ceil(size[1])), int(np.ceil(size[0])))
     offset = tuple(margin - low * scale)
-    return preprocess(render(strokes, shape, scale, offset, pen, eraser_width * scale), even_strokes=False)
+    # Erased ink still counts in the box above, so after erasing, the width is evened out again.
+    return preprocess(render(strokes, shape, scale, offset, pen, eraser_width * scale), even_strokes=erasing)
 
 
 def drawing_input(strokes: Sequence[Stroke], ink: Callable[[], np.ndarray], mode: str = "mnist", has_background: bool = False, eraser_width: float = CANVAS_ERASER_FRACTION) -> np.ndarray | None:
@@ -122,11 +127,23 @@ def _centripetal(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray,
     return ((t12 - u) * b1 + u * b2) / t12
 
 
-def _draw_round_polyline(draw: ImageDraw.ImageDraw, pixels: np.ndarray, width: float, fill: int) -> None:
-    """A polyline with round caps and joins: a disc at every vertex, a thick line between
-    (PIL's own ``joint="curve"`` leaves slivers between short, thick segments)."""
+def _thinned(points: np.ndarray, spacing: float) -> np.ndarray:
+    """The points at least ~``spacing`` apart along the path (a mouse reports many more than a
+    curve needs), always keeping the first and the last."""
+    if len(points) < 3:
+        return points
+    travelled = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
+    keep = np.r_[True, np.diff(np.floor(travelled / spacing)) > 0]
+    keep[-1] = True
+    return points[keep]
+
+
+def _draw_round_polyline(draw: ImageDraw.ImageDraw, pixels: np.ndarray, width: float, fill: int, size: tuple[int, int]) -> None:
+    """A polyline with round caps and joins: a disc at every vertex that can touch the image,
+    a thick line between (PIL's own ``joint="curve"`` leaves slivers between short, thick segments)."""
     radius = width / 2
-    for x, y in pixels.tolist():
+    near = (pixels > -radius).all(axis=1) & (pixels[:, 0] < size[0] + radius) & (pixels[:, 1] < size[1] + radius)
+    for x, y in pixels[near].tolist():
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
     if len(pixels) > 1:
         draw.line([tuple(p) for p in pixels.tolist()], fill=fill, width=max(1, round(width)))

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication
 from mnistdesk import pen
 from mnistdesk.gui.canvas import DrawingCanvas
 from mnistdesk.preprocess import preprocess
-from mnistdesk.strokes import strokes_input
+from mnistdesk.strokes import Stroke, strokes_input
 
 PEN_RATE_HZ = 10  # the tablet recorded a point every 100 ms
 
@@ -27,22 +27,22 @@ def canvas(qtbot):
     return canvas
 
 
-def replay(canvas: DrawingCanvas, strokes, mouse_hz: int) -> None:
+def replay(canvas: DrawingCanvas, strokes, mouse_hz: int, button=Qt.MouseButton.LeftButton) -> None:
     """Press, move and release along each stroke as a mouse reports it: whole pixels, at
     ``mouse_hz`` points a second between the tablet's points (10 a second)."""
     per_segment = max(1, round(mouse_hz / PEN_RATE_HZ))
 
     def send(kind, point, buttons):
         position = QPointF(*np.round(point))
-        event = QMouseEvent(kind, position, canvas.mapToGlobal(position), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(kind, position, canvas.mapToGlobal(position), button, buttons, Qt.KeyboardModifier.NoModifier)
         QApplication.sendEvent(canvas, event)
 
     for stroke in strokes:
         points = stroke.points
-        send(QEvent.Type.MouseButtonPress, points[0], Qt.MouseButton.LeftButton)
+        send(QEvent.Type.MouseButtonPress, points[0], button)
         for start, end in zip(points, points[1:]):
             for t in np.arange(1, per_segment + 1) / per_segment:
-                send(QEvent.Type.MouseMove, start + t * (end - start), Qt.MouseButton.LeftButton)
+                send(QEvent.Type.MouseMove, start + t * (end - start), button)
         send(QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton)
 
 
@@ -69,3 +69,24 @@ def test_small_digit_in_a_corner_is_not_a_blob(canvas):
     canvas.clear()
     replay(canvas, pen.place_on_canvas(three, np.random.default_rng(0), (0.9, 0.9)), 60)
     assert np.abs(small_input - canvas.model_input()).mean() < 0.02
+
+
+def test_a_drag_past_the_edge_gives_the_model_only_visible_ink(canvas):
+    inside = [Stroke(np.array([[140.0, 40.0], [140.0, 240.0]]))]
+    replay(canvas, inside, 60)
+    visible = canvas.model_input()
+    canvas.clear()
+    replay(canvas, [Stroke(np.array([[140.0, 40.0], [140.0, 240.0], [140.0, 900.0]]))], 60)
+    assert np.abs(canvas.model_input() - visible).mean() < 0.02
+
+
+def test_erasing_around_a_tiny_mark_stays_fast(canvas):
+    """An eraser sweep across the canvas, then a 1-pixel dash: the model's re-drawing is scaled to
+    the ink, and must not blow the eraser up to thousands of pixels (seconds per update)."""
+    import time
+
+    replay(canvas, [Stroke(np.array([[0.0, 50.0], [280.0, 50.0]]))], 125, Qt.MouseButton.RightButton)
+    replay(canvas, [Stroke(np.array([[140.0, 140.0], [141.0, 140.0]]))], 60)
+    started = time.perf_counter()
+    assert canvas.model_input() is not None
+    assert time.perf_counter() - started < 0.2

@@ -689,7 +689,7 @@ def test_a_stalled_download_fails_within_its_stall_window(trickle_server, monkey
     started = time.perf_counter()
     with pytest.raises(DatasetError, match="the connection stalled") as failure:
         load_dataset("mnist")
-    assert time.perf_counter() - started < 3 and "--dataset sample" in str(failure.value)
+    assert time.perf_counter() - started < 3 and "bundled sample" in str(failure.value)
     assert not list((keras_home / "datasets").glob("*.part*"))
 
 
@@ -723,13 +723,13 @@ def test_stop_and_close_during_a_stalled_download_are_immediate(window, qtbot, t
     panel = window.training.panel
     panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
     window.training.start()
-    qtbot.waitUntil(lambda: "Downloading" in panel.progress.format(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Downloading" in panel.status.text(), timeout=10_000)
     started = time.perf_counter()
     window.training.stop()
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=2000)
     assert time.perf_counter() - started < 1
     window.training.start()
-    qtbot.waitUntil(lambda: "Downloading" in panel.progress.format(), timeout=10_000)
+    qtbot.waitUntil(lambda: "Downloading" in panel.status.text(), timeout=10_000)
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 1 and not window.isVisible()
@@ -775,8 +775,8 @@ def test_the_window_starts_with_garbage_settings(qtbot, tmp_path):
     window = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(window)
     panel = window.training.panel
-    assert (panel.epochs.value(), panel.batch_size.value(), panel.learning_rate.value()) == (5, 128, 0.001)
-    assert panel.architecture.currentData() == "lean" and panel.optimizer.currentText() == "adam"
+    assert (panel.epochs.value(), panel.batch_size.value(), panel.chosen_learning_rate()) == (5, 128, None)
+    assert panel.architecture.currentData() == "lean" and panel.optimizer.currentData() is None  # "Default (adam)"
     path.write_text("[train]\nepochs=99999999999999999999\n")
     again = MainWindow(settings=QSettings(str(path), QSettings.Format.IniFormat), preload_tensorflow=False)
     qtbot.addWidget(again)

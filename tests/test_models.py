@@ -88,7 +88,7 @@ def test_metadata_of_a_foreign_or_broken_file_is_empty(tmp_path):
 
 def test_shipped_model_records_how_it_was_made():
     metadata = read_metadata(paths.SHIPPED_MODEL_PATH)
-    assert metadata["architecture"] == "lean" and metadata["dataset"] == "sample"
+    assert metadata["architecture"] == "lean" and metadata["dataset"] == "sample+pen"
     assert metadata["train_config"]["augment"] is True
     assert metadata["test_accuracy"] >= 0.975
 

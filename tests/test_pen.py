@@ -159,3 +159,19 @@ def test_pen_datasets_load_offline_and_are_cached(keras_home, monkeypatch, digit
     np.testing.assert_array_equal(load_dataset("pen").x_test, dataset.x_test)
     both = load_dataset("sample+pen")
     assert len(both.x_train) == 4000 + len(dataset.x_train) and len(both.x_test) == 1000 + len(validation)
+
+
+def test_a_missing_trajectories_file_is_one_clear_error(monkeypatch, tmp_path):
+    from mnistdesk.data import DatasetError
+
+    monkeypatch.setattr(paths, "PENDIGITS_PATH", tmp_path / "gone.npz")
+    with pytest.raises(DatasetError, match="gone.npz: cannot read the bundled pen trajectories"):
+        load_dataset("pen")
+
+
+def test_the_drawing_cache_is_named_by_what_draws_it(monkeypatch):
+    from mnistdesk import strokes
+
+    before = pen.drawing_fingerprint()
+    monkeypatch.setattr(strokes, "MODEL_BOX_PX", strokes.MODEL_BOX_PX + 1)
+    assert pen.drawing_fingerprint() != before

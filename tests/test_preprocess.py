@@ -100,3 +100,13 @@ def test_redrawn_digits_vary_in_size_and_place(sample):
     boxes = [ink_box(redraw(sample.x_test[0], rng), 0.5) for _ in range(12)]
     heights = [height for height, _ in boxes]
     assert min(heights) < 0.45 * 280 and max(heights) > 0.7 * 280
+
+
+def test_ink_too_faint_or_fine_to_measure_is_kept_as_it_is():
+    """Two 1-px specks in a big image: too fine to measure a stroke width, never a crash."""
+    from mnistdesk.imagefile import ink_from_gray
+
+    paper = np.ones((1000, 1000), np.float32)
+    paper[100, 100] = paper[900, 900] = 0.0
+    out = preprocess(ink_from_gray(paper))
+    assert out is not None and out.max() > 0

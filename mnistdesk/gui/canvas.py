@@ -137,7 +137,10 @@ class DrawingCanvas(QWidget):
     # -- drawing ------------------------------------------------------------------------------
     def _extend(self, stroke: Stroke, position: QPointF) -> None:
         side = max(min(self.width(), self.height()), 1)
-        point = ((position.x() - self.width() / 2) / side, (position.y() - self.height() / 2) / side)
+        # A drag that leaves the canvas keeps drawing along its edge: the model never gets ink
+        # the person cannot see.
+        x, y = min(max(position.x(), 0.0), self.width()), min(max(position.y(), 0.0), self.height())
+        point = ((x - self.width() / 2) / side, (y - self.height() / 2) / side)
         previous = stroke.points[-1] if stroke.points else point
         stroke.points.append(point)
         painter = self._painter()

@@ -399,6 +399,8 @@ class MainWindow(QMainWindow):
         self.trained_model, self.unsaved = None, False
         if not info.get("continued"):
             self.model_path = None
+        # The worker holds the model it trains; the previous one must not outlive this moment.
+        self.training.current_model = (None, self.model_path, self.model_metadata)
         self._update_model_label(training=True)
 
     def _on_training_model_trained(self, model, metadata: dict) -> None:
