@@ -80,6 +80,7 @@ def window_runs(runs: int, folder: str) -> dict:
     panel.augment.setChecked(False)
     series = []
     for _ in range(runs):
+        window.unsaved = False  # as if saved: Train new would otherwise ask first
         panel.train_button.click()
         wait_for_run(application, window)
         settle(application, SETTLE_S)
