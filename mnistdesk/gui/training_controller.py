@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, QThread, Signal
+from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from mnistdesk.engine import Engine
@@ -34,6 +34,9 @@ def trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # another C library (musl)
         pass
+
+
+THREAD_EXIT_GRACE_MS = 1000
 
 
 class TrainingController(QObject):
@@ -252,12 +255,19 @@ class TrainingController(QObject):
         # A modal dialog here would run while the thread finishes; ask once it has.
         self._failure = (title, message)
 
+    def _collect_run_garbage(self) -> None:
+        if self.thread is None:  # not while the next run already works
+            gc.collect()
+            trim_heap()
+
     def _on_thread_finished(self) -> None:
         self.curves.flush()
         self.thread.deleteLater()
         self.worker = self.thread = None
-        gc.collect()  # what the run left behind (Keras's objects are full of reference cycles)
-        trim_heap()
+        # What the run left behind (Keras's objects are full of reference cycles) is collected a
+        # moment later, not now: the worker's OS thread is still exiting, and TensorFlow tearing
+        # down its thread-local state while this thread deletes its functions crashed (SIGSEGV).
+        QTimer.singleShot(THREAD_EXIT_GRACE_MS, self, self._collect_run_garbage)
         self.panel.set_running(False)
         self.running_changed.emit(False)
         failure, self._failure = self._failure, None
