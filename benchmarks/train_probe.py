@@ -24,7 +24,13 @@ TICK_MS = 16
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak: VmHWM. ``ru_maxrss`` survives exec on Linux, so a probe started
+    by a big benchmark process would report the benchmark's peak instead of its own."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def plain(npz: str, config) -> dict:

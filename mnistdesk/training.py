@@ -7,8 +7,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -75,8 +74,7 @@ def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[k
     validation split. The test split is not touched here: :func:`describe` scores it once."""
     _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
     validation = Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=validation_indices) if len(validation_indices) else None
-    with releasing_traced_gradients():
-        history = model.fit(training_batches(dataset, config), validation_data=validation, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0)
+    history = model.fit(training_batches(dataset, config), validation_data=validation, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
@@ -115,38 +113,8 @@ def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[st
     }
 
 
-@contextmanager
-def releasing_traced_gradients() -> Iterator[None]:
-    """Unregister the custom gradients TensorFlow registers while ``fit`` traces its train step.
-
-    Keras's optimizer sums gradients through ``tf.custom_gradient``, which puts a closure into
-    TensorFlow's global gradient registry for every trace and never takes it out; each closure
-    keeps a finished run's whole traced graph alive (~9 MB a run here; TensorFlow issue 97697).
-    They are read only while tracing, which is over when ``fit`` returns; a later trace (a new
-    batch shape, continued training) registers its own. Not for two fits at once in one process.
-    """
-    from tensorflow.python.framework import ops
-
-    # Private, with no public way to unregister: should a TensorFlow release move it, skip this.
-    registry = getattr(getattr(ops, "gradient_registry", None), "_registry", {})
-    before = set(registry)
-    try:
-        yield
-    finally:
-        for name in set(registry) - before:
-            if name.startswith("CustomGradient-"):
-                del registry[name]
-
-
 def new_model(config: TrainConfig) -> Any:
-    """A fresh compiled model for ``config`` (seeded when the config has a seed).
-
-    First resets Keras's global state (layer-name counters, TensorFlow's default graph and
-    cached kernels), which otherwise grows with every model built in the process. Models built
-    before keep working: their weights and traced functions are their own. ``free_memory=False``:
-    no garbage collection here, this may run in the app's training thread (see gui/app.py).
-    """
-    keras.utils.clear_session(free_memory=False)
+    """A fresh compiled model for ``config`` (seeded when the config has a seed)."""
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     return build_model(config.architecture, config.resolved_optimizer(), config.learning_rate)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import time
-import weakref
 
 import numpy as np
 import pytest
@@ -366,19 +364,3 @@ def test_hovering_a_weight_tile_names_the_unit_and_its_range(qtbot):
     # unit 9 sits in grid row 1, column 1 of an 8×8 grid of 28×28 tiles with 1-px gaps
     panel._on_scene_mouse_moved(panel.view.mapViewToScene(QPointF(29 + 10, 29 + 10)))
     assert panel.hover_text == "unit 9: min -0.500, max 0.250"
-
-
-def test_a_finished_runs_model_is_released_when_the_next_run_starts(window, qtbot):
-    """Train pressed fifty times in an afternoon keeps one model, not fifty (issue 12)."""
-    window.training.panel.epochs.setValue(1)
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS) as trained:
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
-    finished_model = weakref.ref(trained.args[0])
-    del trained
-    with qtbot.waitSignal(window.training.run_started, timeout=TIMEOUT_MS):
-        window.training.start()
-    gc.collect()
-    assert finished_model() is None, "the finished run's Keras model is still reachable"
-    window.training.stop()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)

@@ -3,15 +3,13 @@ turns the worker's plain-value signals into panel updates and a live numpy predi
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from mnistdesk.engine import Engine
@@ -23,20 +21,6 @@ from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one batch; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
-
-
-def trim_heap() -> None:
-    """Hand the memory a run freed back to the system: glibc keeps it for reuse otherwise, and
-    after each run the window sat ~10 MB higher and less steady. A no-op off glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # another C library (musl)
-        pass
-
-
-THREAD_EXIT_GRACE_MS = 1000
 
 
 class TrainingController(QObject):
@@ -133,9 +117,6 @@ class TrainingController(QObject):
         self.worker.stopped.connect(self._on_worker_stopped)
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.done.connect(self.thread.quit)
-        # Deleted in its own thread as that thread ends: posted from here once the thread is
-        # over, the deletion never ran, and each run's worker kept its Keras model alive.
-        self.thread.finished.connect(self.worker.deleteLater)
         self.thread.finished.connect(self._on_thread_finished)
         self.panel.set_running(True)
         self.running_changed.emit(True)
@@ -199,14 +180,13 @@ class TrainingController(QObject):
         self.message.emit(text)
 
     def _on_worker_model_ready(self, engine: Engine) -> None:
+        # TensorFlow's ~1M long-lived objects would make every full GC pass (in the GUI thread,
+        # see app.py) stall the window for 100+ ms; take them out of the collector's sight.
+        gc.freeze()
         self.engine = engine
         self.weights.show_kernel(engine.first_layer_weights())
         worker = self.worker
         self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset, "continued": worker.start_from is not None})
-        # The window has let go of the previous run's model: free it before this run fills
-        # memory, not whenever the collector's timer gets to it (app.py). ~50 ms for TensorFlow's
-        # graphs, at a moment nothing moves yet.
-        gc.collect()
         self.predictor_changed.emit(engine)
 
     def _on_worker_batch_done(self, info: dict) -> None:
@@ -255,19 +235,11 @@ class TrainingController(QObject):
         # A modal dialog here would run while the thread finishes; ask once it has.
         self._failure = (title, message)
 
-    def _collect_run_garbage(self) -> None:
-        if self.thread is None:  # not while the next run already works
-            gc.collect()
-            trim_heap()
-
     def _on_thread_finished(self) -> None:
         self.curves.flush()
+        self.worker.deleteLater()
         self.thread.deleteLater()
         self.worker = self.thread = None
-        # What the run left behind (Keras's objects are full of reference cycles) is collected a
-        # moment later, not now: the worker's OS thread is still exiting, and TensorFlow tearing
-        # down its thread-local state while this thread deletes its functions crashed (SIGSEGV).
-        QTimer.singleShot(THREAD_EXIT_GRACE_MS, self, self._collect_run_garbage)
         self.panel.set_running(False)
         self.running_changed.emit(False)
         failure, self._failure = self._failure, None

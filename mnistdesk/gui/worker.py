@@ -5,12 +5,9 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 
 from __future__ import annotations
 
-import gc
-import importlib
 import os
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -22,23 +19,6 @@ from mnistdesk.models import ModelFileError
 
 DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
 INVALID_DATASET = "Invalid dataset"
-
-
-def import_training() -> None:
-    """Import the training stack (TensorFlow, 2-4 s), then take what exists by then out of the
-    cyclic collector's sight.
-
-    TensorFlow's ~270k long-lived objects would make every full GC pass (in the GUI thread, see
-    app.py) stall the window for 100+ ms, so they are frozen: once, before any model is built
-    (a model frozen with them could never be collected). Frozen garbage is never collected
-    either, and importing TensorFlow leaves some: tf.lite's loaders keep the ImportError they
-    caught, and with it their frames and every caller's frame below. The import runs in a
-    thread of its own so that those frames are not this worker's, which holds the model.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
-        importer.submit(importlib.import_module, "mnistdesk.training").result()
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
 
 
 class TrainingWorker(QObject):
@@ -91,7 +71,6 @@ class TrainingWorker(QObject):
             self.stopped.emit({})
             return
         self.status.emit("Loading TensorFlow…")
-        import_training()
         from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
