@@ -45,12 +45,12 @@ def _smooth_field(rng: np.random.Generator, n: int, height: int, width: int, amp
     coarse = rng.uniform(-amplitude, amplitude, (n, 2, 4, 4)).astype(np.float32)
     rows = np.linspace(0, 3, height, dtype=np.float32)
     cols = np.linspace(0, 3, width, dtype=np.float32)
-    row_weights, col_weights = _linear_weights(rows, 4), _linear_weights(cols, 4)  # (H, 4), (W, 4)
+    row_weights, col_weights = linear_weights(rows, 4), linear_weights(cols, 4)  # (H, 4), (W, 4)
     field = row_weights @ coarse @ col_weights.T  # (N, 2, H, W)
     return field.transpose(0, 2, 3, 1).reshape(n, height * width, 2)
 
 
-def _linear_weights(positions: np.ndarray, knots: int) -> np.ndarray:
+def linear_weights(positions: np.ndarray, knots: int) -> np.ndarray:
     """Bilinear interpolation weights of each position on knots 0..knots-1."""
     return np.maximum(0.0, 1.0 - np.abs(positions[:, None] - np.arange(knots, dtype=np.float32)[None])).astype(np.float32)
 

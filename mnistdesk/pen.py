@@ -18,6 +18,9 @@ from functools import lru_cache
 import numpy as np
 
 from mnistdesk import paths
+from mnistdesk.augment import linear_weights
+from mnistdesk.drawn import CANVAS as CANVAS_PX
+from mnistdesk.drawn import HEIGHT_RANGE
 from mnistdesk.strokes import CANVAS_PEN_FRACTION, Stroke, render, strokes_input
 
 #: Bump when the drawing of these digits changes: rendered sets are cached under this name.
@@ -27,9 +30,7 @@ DRAWING_VERSION = "3"
 TRAINING_VARIANTS = 4
 #: 8 of the 30 writers, drawn once with a fixed seed; never trained on.
 VALIDATION_WRITERS = (2, 5, 11, 14, 18, 22, 25, 29)
-CANVAS_PX = 280
 DISTORTION_SEED = 11
-HEIGHT_RANGE = (0.3, 0.9)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def distorted(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
 
     def move(stroke: np.ndarray) -> np.ndarray:
         grid = (stroke - low) / span * 2  # 0..2 across the box, in knot units
-        weights = [np.maximum(0.0, 1.0 - np.abs(grid[:, axis, None] - np.arange(3))) for axis in (0, 1)]
+        weights = [linear_weights(grid[:, axis], 3) for axis in (0, 1)]
         wobble = np.stack([np.einsum("pi,ij,pj->p", weights[1], knots[k], weights[0]) for k in (0, 1)], axis=1)
         return ((stroke - centre) @ linear.T + centre + wobble).astype(np.float32)
 

@@ -98,7 +98,7 @@ class TrainPanel(QWidget):
             "The test split is scored once, when the run ends."
         )
         self.augment = QCheckBox("Augment training digits")
-        self.augment.setToolTip("Random small rotations, shifts, zooms and stroke widths, every epoch: slower to fit, better on drawings")
+        self.augment.setToolTip("Random small rotations, slants, shifts, zooms, a gentle wobble and stroke widths, every epoch: slower to fit, better on drawings")
         self.tensorboard = QCheckBox("Write TensorBoard logs")
         self.tensorboard.setToolTip("Epoch metrics and first-layer weight images, for `tensorboard --logdir FOLDER`")
         self.train_button = QPushButton("Train new")
