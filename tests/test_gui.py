@@ -348,3 +348,12 @@ def test_model_and_image_dialogs_remember_their_own_folders(window, tmp_path, mo
     window.choose_image()
     window.choose_model()
     assert started_in[2] == ("Open image", str(images)) and started_in[3] == ("Open model", str(models))
+
+
+def test_first_start_fits_the_screen(qtbot, tmp_path):
+    """No saved geometry on a small screen: the window opens no larger than the screen allows."""
+    window = MainWindow(settings=QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat), preload_tensorflow=False)
+    qtbot.addWidget(window)
+    available = window.screen().availableGeometry()
+    assert window.width() <= max(available.width(), window.minimumSizeHint().width())
+    assert window.height() <= max(available.height(), window.minimumSizeHint().height())
