@@ -177,14 +177,18 @@ def main() -> int:
     parser.add_argument("--startup-rounds", type=int, default=5, help="paired process launches")
     parser.add_argument("--train-rounds", type=int, default=5, help="paired plain/app training runs")
     parser.add_argument("--train-epochs", type=int, default=2, help="epochs per training run")
-    args = parser.parse_args()
-    results = {
-        **bench_prediction(args.rounds),
-        **bench_startup(args.startup_rounds),
-        **bench_accuracy(),
-        **bench_pen_accuracy(),
-        **bench_training(args.train_rounds, args.train_epochs),
+    sections = {
+        "prediction": lambda args: bench_prediction(args.rounds),
+        "startup": lambda args: bench_startup(args.startup_rounds),
+        "accuracy": lambda args: bench_accuracy(),
+        "pen": lambda args: bench_pen_accuracy(),
+        "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
     }
+    parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
+    args = parser.parse_args()
+    results = {}
+    for name in args.only or sections:
+        results.update(sections[name](args))
     print(json.dumps(results) if args.json else json.dumps(results, indent=2))
     return 0
 
