@@ -26,9 +26,11 @@ import numpy as np  # noqa: E402
 from mnistdesk import paths, pen  # noqa: E402
 from mnistdesk.data import load_dataset  # noqa: E402
 from mnistdesk.drawn import drawn_inputs, redraw  # noqa: E402
-from mnistdesk.engine import load_predictor  # noqa: E402
+from mnistdesk.engine import Engine, load_predictor  # noqa: E402
 from mnistdesk.evaluation import evaluate  # noqa: E402
+from mnistdesk.models import read_metadata  # noqa: E402
 from mnistdesk.preprocess import preprocess  # noqa: E402
+from mnistdesk.saliency import Saliency  # noqa: E402
 from mnistdesk.strokes import strokes_input  # noqa: E402
 
 
@@ -57,12 +59,15 @@ def bench_prediction(rounds: int) -> dict:
         model.predict(batch, verbose=0)
     seven = next(digit for digit in pen.load_digits() if digit.label == 7 and len(digit.strokes) == 2)
     strokes = pen.place_on_canvas(seven, np.random.default_rng(0))
-    numpy_s, keras_s, preprocess_s, strokes_s = [], [], [], []
+    saliency = Saliency(engine)
+    numpy_s, keras_s, preprocess_s, strokes_s, saliency_s, smoothgrad_s = [], [], [], [], [], []
     for _ in range(rounds):
         numpy_s.append(timed(lambda: engine.predict(image)))
         keras_s.append(timed(lambda: model.predict(batch, verbose=0)))
         preprocess_s.append(timed(lambda: preprocess(canvas)))
         strokes_s.append(timed(lambda: strokes_input(strokes)))
+        saliency_s.append(timed(lambda: saliency.gradient(image, 7)))
+        smoothgrad_s.append(timed(lambda: saliency.smooth_gradient(image, 7)))
     ratios = [k / n for k, n in zip(keras_s, numpy_s)]
     np.testing.assert_allclose(engine.predict(image), model.predict(batch, verbose=0), atol=1e-5)
     return {
@@ -71,6 +76,8 @@ def bench_prediction(rounds: int) -> dict:
         "keras_over_numpy_predict_ratio_p50": round(statistics.median(ratios), 1),
         "preprocess_ms_p50": median_ms(preprocess_s),
         "strokes_input_ms_p50": median_ms(strokes_s),
+        "saliency_ms_p50": median_ms(saliency_s),
+        "smoothgrad_ms_p50": median_ms(smoothgrad_s),
     }
 
 
@@ -155,6 +162,48 @@ def bench_pen_accuracy() -> dict:
     }
 
 
+def bench_finetune() -> dict:
+    """Teaching the shipped model one person's handwriting, for each validation writer in turn:
+    20 of their drawings (2 of each digit) are the personal set, the default fine-tuning starts
+    from the shipped model, and the writer's other drawings are scored before and after, with
+    the sample's test digits. Reported as means over the writers, and the weakest writer."""
+    from mnistdesk.finetune import fine_tune
+    from mnistdesk.models import load_model
+    from mnistdesk.personal import LabelledImages
+
+    predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
+    mix = load_dataset(read_metadata(paths.SHIPPED_MODEL_PATH).get("dataset", "sample"))
+    sample = load_dataset("sample")
+    test_before = evaluate(predictor, sample.x_test, sample.y_test).accuracy
+    _, validation = pen.split_by_writer(pen.load_digits())
+    before, after, drops, seconds = {}, {}, [], []
+    for writer in pen.VALIDATION_WRITERS:
+        digits = [digit for digit in validation if digit.writer == writer]
+        images, labels = pen.drawn_inputs(digits, seed=0), pen.labels_of(digits)
+        rng = np.random.default_rng(writer)
+        personal = np.concatenate([rng.permutation(np.flatnonzero(labels == digit))[:2] for digit in range(10)])
+        others = np.setdiff1d(np.arange(len(labels)), personal)
+        model = load_model(paths.SHIPPED_MODEL_PATH)
+        started = time.perf_counter()
+        fine_tune(model, mix, LabelledImages(images[personal], labels[personal]))
+        seconds.append(time.perf_counter() - started)
+        tuned = Engine.from_keras_model(model)
+        before[writer] = round(evaluate(predictor, images[others], labels[others]).accuracy, 4)
+        after[writer] = round(evaluate(tuned, images[others], labels[others]).accuracy, 4)
+        drops.append(test_before - evaluate(tuned, sample.x_test, sample.y_test).accuracy)
+    weakest = min(before, key=before.get)
+    return {
+        "finetune_s": round(statistics.median(seconds), 1),
+        "finetune_writer_accuracy_before": round(statistics.mean(before.values()), 4),
+        "finetune_writer_accuracy_after": round(statistics.mean(after.values()), 4),
+        "finetune_test_accuracy_drop": round(statistics.mean(drops), 4),
+        "finetune_test_accuracy_drop_max": round(max(drops), 4),
+        "finetune_weakest_writer_accuracy_before": before[weakest],
+        "finetune_weakest_writer_accuracy_after": after[weakest],
+        "finetune_per_writer": {str(writer): [before[writer], after[writer]] for writer in before},
+    }
+
+
 def bench_accuracy() -> dict:
     """The shipped model on the sample's test digits, and on the same digits re-drawn."""
     sample = load_dataset("sample")
@@ -183,6 +232,7 @@ def main() -> int:
         "accuracy": lambda args: bench_accuracy(),
         "pen": lambda args: bench_pen_accuracy(),
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
+        "finetune": lambda args: bench_finetune(),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()

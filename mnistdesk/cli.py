@@ -1,5 +1,5 @@
-"""The ``mnistdesk`` command: the app with no subcommand; ``train``, ``evaluate`` and
-``classify`` for scripts. Bad input gets one clear line on stderr, never a traceback.
+"""The ``mnistdesk`` command: the app with no subcommand; ``train``, ``finetune``, ``evaluate``
+and ``classify`` for scripts. Bad input gets one clear line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mnistdesk import __version__, paths
 from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline
 from mnistdesk.imagefile import ImageFileError
 from mnistdesk.files import replacing
-from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
+from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
 from mnistdesk.preprocess import MODES
 
 EXIT_ERROR = 1
@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-dir", type=Path, help="write TensorBoard logs (epoch metrics, first-layer weight images) here")
     train.add_argument("--out", type=Path, help="where to write the model (default: MODEL-DATASET.keras)")
 
+    finetune = commands.add_parser("finetune", parents=[verbose], help="teach a model your handwriting: continue training it on labelled drawings")
+    finetune.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="the model to fine-tune (default: the shipped model)")
+    finetune.add_argument("--drawings", type=Path, required=True, help="a folder of labelled drawings: 0/, 1/, … 9/ holding images of any size")
+    finetune.add_argument("--dataset", help=f"the data mixed in so the model keeps what it knows: {dataset_help} (default: the model's own, else sample)")
+    finetune.add_argument("--epochs", type=_positive_int, default=FineTuneConfig.epochs, help=f"default: {FineTuneConfig.epochs}")
+    finetune.add_argument("--lr", type=_positive_float, default=FineTuneConfig.learning_rate, help=f"learning rate (default: {FineTuneConfig.learning_rate:g})")
+    finetune.add_argument("--seed", type=_seed, default=FineTuneConfig.seed, help=f"random seed: which drawings are held out, the mix and the augmentation (default: {FineTuneConfig.seed})")
+    finetune.add_argument("--out", type=Path, required=True, help="where to write the fine-tuned model")
+    finetune.add_argument("--json", action="store_true", help="print one JSON object")
+
     evaluate = commands.add_parser("evaluate", parents=[verbose], help="score a model on a dataset's test split")
     evaluate.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="default: the shipped model")
     evaluate.add_argument("--dataset", help=f"{dataset_help} (default: the model's own, else sample)")
@@ -78,13 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not getattr(args, "verbose", False):
         _quiet_native_stderr()
-    handlers = {None: _run_gui, "gui": _run_gui, "train": _run_train, "evaluate": _run_evaluate, "classify": _run_classify}
+    handlers = {None: _run_gui, "gui": _run_gui, "train": _run_train, "finetune": _run_finetune, "evaluate": _run_evaluate, "classify": _run_classify}
     try:
         return handlers[args.command](args)
     except DatasetOffline as error:
         print(f"mnistdesk: error: {error} (--dataset sample)", file=sys.stderr)
         return EXIT_ERROR
-    except (DatasetError, ModelFileError) as error:
+    except (DatasetError, ModelFileError, ImageFileError) as error:
         print(f"mnistdesk: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -177,6 +187,53 @@ def _save_with_fallback(model: Any, out: Path, metadata: dict) -> Path:
 
 def _ignore(*_: Any) -> None:
     """A callback for events the CLI does not show."""
+
+
+def _run_finetune(args: argparse.Namespace) -> int:
+    from mnistdesk.data import load_dataset
+    from mnistdesk.personal import read_labelled_folder
+
+    check_model_target(args.out)
+    drawings = read_labelled_folder(args.drawings)
+    for problem in drawings.problems:
+        print(f"mnistdesk: skipped: {problem}", file=sys.stderr)
+    metadata, notes = read_metadata_checked(args.model)
+    _print_notes(args.model, notes)
+    trained_on = metadata.get("dataset")
+    dataset = load_dataset(args.dataset or (trained_on if trained_on in BUILTIN_DATASETS else "sample"))
+    from mnistdesk.finetune import FineTuneError, fine_tune
+    from mnistdesk.models import load_model
+
+    model = load_model(args.model)
+    config = FineTuneConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
+    print(f"fine-tuning {args.model} on {len(drawings.labels)} drawings from {args.drawings} mixed with {dataset.name}", file=sys.stderr)
+    try:
+        result = fine_tune(model, dataset, drawings, config)
+    except FineTuneError as error:
+        print(f"mnistdesk: error: {args.drawings}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    before, after = result["before"], result["after"]
+    saved = _save_with_fallback(model, args.out, {**metadata, "dataset": dataset.name, "test_accuracy": after["test_accuracy"], "fine_tune": result["fine_tune"]})
+    summary = {
+        "model": str(saved),
+        "drawings": result["fine_tune"]["drawings"],
+        "held_out": result["fine_tune"]["held_out"],
+        "before_accuracy": before["held_out_accuracy"],
+        "after_accuracy": after["held_out_accuracy"],
+        "test_accuracy_before": before["test_accuracy"],
+        "test_accuracy": after["test_accuracy"],
+        "dataset": dataset.name,
+        "seconds": result["fine_tune"]["seconds"],
+    }
+    if args.json:
+        print(json.dumps(summary, allow_nan=False))
+    else:
+        if summary["held_out"]:
+            print(f"your handwriting ({summary['held_out']} held-out drawings): {before['held_out_accuracy']:.1%} before, {after['held_out_accuracy']:.1%} after")
+        else:
+            print("your handwriting: too few drawings to hold any out; add more to see a before/after score")
+        print(f"{dataset.name} test: {before['test_accuracy']:.1%} before, {after['test_accuracy']:.1%} after; wrote {saved}")
+    return 0 if saved == args.out else EXIT_ERROR
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:

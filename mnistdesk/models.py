@@ -60,6 +60,24 @@ class TrainConfig:
         return self.optimizer or DEFAULT_OPTIMIZER.get(self.architecture, "adam")
 
 
+#: Fine-tuning holds this share of the person's drawings out, to score before and after.
+FINE_TUNE_HOLD_OUT = 0.2
+#: Of every fine-tuning epoch's digits, this share are the person's drawings (augmented repeats).
+FINE_TUNE_PERSONAL_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """Everything that decides a fine-tuning run; stored in the model's metadata."""
+
+    epochs: int = 6
+    learning_rate: float = 3e-4
+    batch_size: int = 128
+    hold_out_fraction: float = FINE_TUNE_HOLD_OUT
+    personal_share: float = FINE_TUNE_PERSONAL_SHARE
+    seed: int = 0
+
+
 class ModelFileError(Exception):
     """A model file is missing, not a Keras model, unsafe, or of the wrong shape."""
 
@@ -281,6 +299,7 @@ METADATA_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "test_loss": (_number(0, math.inf), "a non-negative number"),
     "test_n": (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count"),
     "train_seconds": (_number(0, math.inf), "a non-negative number"),
+    "fine_tune": (_scalars, "an object of plain values"),
 }
 
 

@@ -1,0 +1,113 @@
+"""Fine-tuning: teach the current model one person's handwriting from a few dozen labelled drawings.
+
+The model keeps training (it is not replaced by a fresh one) on a mix of its own training data and
+the person's drawings, repeated and augmented so that they make up a quarter of every epoch: a
+few dozen drawings then matter, while the rest of the mix keeps what the model knew. A fifth of
+the drawings (spread over the digits) is held out and scored before and after, as "your
+handwriting"; the dataset's test split is scored before and after too. Imports Keras.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from mnistdesk.data import Dataset
+from mnistdesk.engine import Engine
+from mnistdesk.evaluation import evaluate
+from mnistdesk.models import FineTuneConfig, compile_model
+from mnistdesk.personal import LabelledImages
+from mnistdesk.training import Batches, split_validation
+
+EPOCH_DIGITS = 2048
+#: The whole point: drawings the model already reads add nothing, so a few dozen must be enough.
+MIN_DRAWINGS = 2
+
+
+@dataclass(frozen=True)
+class PersonalSplit:
+    """The person's drawings split into those trained on and those held out to score."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    held_out_images: np.ndarray
+    held_out_labels: np.ndarray
+
+
+class FineTuneError(Exception):
+    """Fine-tuning cannot start; the message says what is missing."""
+
+
+def hold_out(drawings: LabelledImages, fraction: float, seed: int = 0) -> PersonalSplit:
+    """Hold out ``fraction`` of the drawings, one digit at a time from the digits with the most
+    drawings, so the held-out ones cover as many digits as they can; never a digit's only drawing."""
+    rng = np.random.default_rng(seed)
+    labels = drawings.labels.astype(np.int64)
+    members = {digit: list(rng.permutation(np.flatnonzero(labels == digit))) for digit in np.unique(labels)}
+    wanted = int(round(fraction * len(labels)))
+    held: list[int] = []
+    while len(held) < wanted:  # rounds of one drawing per digit, digits with the most first
+        spare = sorted((digit for digit, left in members.items() if len(left) > 1), key=lambda digit: (-len(members[digit]), rng.random()))
+        if not spare:
+            break
+        held += [members[digit].pop() for digit in spare[: wanted - len(held)]]
+    kept = np.setdiff1d(np.arange(len(labels)), held)
+    held_array = np.array(sorted(held), np.int64)
+    return PersonalSplit(drawings.images[kept], drawings.labels[kept], drawings.images[held_array], drawings.labels[held_array])
+
+
+def mixed_batches(dataset: Dataset, split: PersonalSplit, config: FineTuneConfig) -> Batches:
+    """One epoch: the person's training drawings repeated to ``config.personal_share`` of
+    :data:`EPOCH_DIGITS`, the rest drawn from the dataset's training split (its validation
+    hold-out excluded); augmented, so the repeats are not copies."""
+    rng = np.random.default_rng(config.seed)
+    personal_count = int(EPOCH_DIGITS * config.personal_share)
+    repeats = rng.permutation(np.resize(np.arange(len(split.train_labels)), personal_count))
+    train_indices, _ = split_validation(dataset.y_train, 0.1)
+    base = rng.choice(train_indices, size=min(EPOCH_DIGITS - personal_count, len(train_indices)), replace=False)
+    images = np.concatenate([dataset.x_train[base], split.train_images[repeats]])
+    labels = np.concatenate([dataset.y_train[base], split.train_labels[repeats]])
+    return Batches(images, labels, config.batch_size, augment=True, seed=config.seed)
+
+
+def fine_tune(model: Any, dataset: Dataset, drawings: LabelledImages, config: FineTuneConfig = FineTuneConfig(), callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+    """Continue training ``model`` (in place) on ``dataset`` mixed with ``drawings``; returns
+    the scores before and after (held-out drawings and the test split) and the curves, whose
+    validation points are the held-out drawings."""
+    if len(drawings.labels) < MIN_DRAWINGS:
+        raise FineTuneError(f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings, got {len(drawings.labels)}")
+    split = hold_out(drawings, config.hold_out_fraction, config.seed)
+    before = _scores(model, dataset, split)
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    compile_model(model, "adam", config.learning_rate)  # a fresh optimizer: the saved state is for the old data
+    validation = (split.held_out_images[..., None] / np.float32(255), split.held_out_labels.astype(np.int32)) if len(split.held_out_labels) else None
+    history = model.fit(mixed_batches(dataset, split, config), validation_data=validation, epochs=config.epochs, callbacks=list(callbacks), verbose=0)
+    seconds = time.perf_counter() - started
+    after = _scores(model, dataset, split)
+    return {
+        "before": before,
+        "after": after,
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "fine_tune": {
+            **asdict(config),
+            "drawings": int(len(drawings.labels)),
+            "held_out": int(len(split.held_out_labels)),
+            "dataset": dataset.name,
+            "before_accuracy": before["held_out_accuracy"],
+            "after_accuracy": after["held_out_accuracy"],
+            "test_accuracy_before": before["test_accuracy"],
+            "seconds": round(seconds, 1),
+        },
+    }
+
+
+def _scores(model: Any, dataset: Dataset, split: PersonalSplit) -> dict[str, float | None]:
+    engine = Engine.from_keras_model(model)
+    held_out = evaluate(engine, split.held_out_images, split.held_out_labels).accuracy if len(split.held_out_labels) else None
+    return {"held_out_accuracy": held_out, "test_accuracy": evaluate(engine, dataset.x_test, dataset.y_test).accuracy}
