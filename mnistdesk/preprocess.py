@@ -9,6 +9,8 @@ pixel-index coordinates, so that is where we put it. Pure numpy: the canvas and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mnistdesk.augment import dilate, erode
@@ -27,6 +29,20 @@ WORK_PX = 80  # the ink box's longer side while strokes are evened out
 STROKE_TOLERANCE = 1.6  # strokes within this factor of the target width are left as they are
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a drawing's ink went in the 28×28 input: the ink's box ``(top, left, height,
+    width)`` in the ink's own pixels fills ``field_box`` (the same, in input pixels)."""
+
+    ink_box: tuple[float, float, float, float]
+    field_box: tuple[float, float, float, float]
+
+    def moved(self, scale: float, offset: tuple[float, float]) -> Placement:
+        """The same placement for ink drawn at ``ink * scale + offset`` (x, y) of other coordinates."""
+        top, left, height, width = self.ink_box
+        return Placement(((top - offset[1]) / scale, (left - offset[0]) / scale, height / scale, width / scale), self.field_box)
+
+
 def preprocess(ink: np.ndarray, mode: str = "mnist", even_strokes: bool = True) -> np.ndarray | None:
     """Return the 28×28 float32 model input in [0, 1] for a 2-D ink image, or ``None`` if empty.
 
@@ -34,16 +50,22 @@ def preprocess(ink: np.ndarray, mode: str = "mnist", even_strokes: bool = True) 
     scales the whole image to 28×28, to show why the MNIST recipe matters. ``even_strokes=False``
     skips evening out the stroke width, for ink already drawn in MNIST's proportions.
     """
+    return preprocess_placed(ink, mode, even_strokes)[0]
+
+
+def preprocess_placed(ink: np.ndarray, mode: str = "mnist", even_strokes: bool = True) -> tuple[np.ndarray | None, Placement | None]:
+    """:func:`preprocess`, and where the ink went (:func:`field_to_ink` maps back)."""
     if mode not in MODES:
         raise ValueError(f"unknown preprocessing mode {mode!r}; use one of {MODES}")
     ink = _as_unit_float(ink)
     rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     if rows.size == 0:
-        return None
+        return None, None
     if mode == "naive":
         height, width = ink.shape
-        return resample(ink, (SIZE, SIZE), (SIZE / height, SIZE / width), (0.0, 0.0))
-    crop = _ink_box(ink, rows)
+        return resample(ink, (SIZE, SIZE), (SIZE / height, SIZE / width), (0.0, 0.0)), Placement((0.0, 0.0, height, width), (0.0, 0.0, SIZE, SIZE))
+    top, left, crop = _ink_box(ink, rows)
+    box = (float(top), float(left), float(crop.shape[0]), float(crop.shape[1]))
     if even_strokes:
         crop = _even_strokes(crop)
     scale = BOX / max(crop.shape)
@@ -53,15 +75,28 @@ def preprocess(ink: np.ndarray, mode: str = "mnist", even_strokes: bool = True) 
     out = resample(crop, (SIZE, SIZE), (scale, scale), (row_offset, col_offset))
     com_row, com_col = _centre_of_mass(out)
     row_offset, col_offset = _clamped(row_offset + CENTRE - com_row, col_offset + CENTRE - com_col, crop.shape, scale)
-    return resample(crop, (SIZE, SIZE), (scale, scale), (row_offset, col_offset))
+    placement = Placement(box, (row_offset, col_offset, crop.shape[0] * scale, crop.shape[1] * scale))
+    return resample(crop, (SIZE, SIZE), (scale, scale), (row_offset, col_offset)), placement
 
 
-def _ink_box(ink: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """The smallest rectangle holding all the ink."""
+def field_to_ink(field: np.ndarray, placement: Placement, shape: tuple[int, int]) -> np.ndarray:
+    """A 28×28 map (e.g. a saliency map) carried back onto the ink's pixels (``shape``).
+
+    The preprocessing's resampling is linear in the ink, and resampling with the inverse
+    geometry is its transpose up to a constant: a map of the input lands on the ink it came from.
+    """
+    top, left, height, width = placement.ink_box
+    row, col, rows, cols = placement.field_box
+    scale = (height / rows, width / cols)
+    return resample(np.asarray(field, np.float32), shape, scale, (top - row * scale[0], left - col * scale[1]), clip=False)
+
+
+def _ink_box(ink: np.ndarray, rows: np.ndarray | None = None) -> tuple[int, int, np.ndarray]:
+    """The smallest rectangle holding all the ink: its top row, left column and pixels."""
     if rows is None:
         rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return int(rows[0]), int(cols[0]), ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -82,7 +117,7 @@ def _even_strokes(crop: np.ndarray) -> np.ndarray:
     width = stroke_width(work)
     if width == 0 or target / STROKE_TOLERANCE <= width <= target * STROKE_TOLERANCE:
         return crop
-    return _ink_box(set_stroke_width(np.pad(work, WORK_PX // 4), target, WORK_PX // 4))
+    return _ink_box(set_stroke_width(np.pad(work, WORK_PX // 4), target, WORK_PX // 4))[2]
 
 
 def set_stroke_width(ink: np.ndarray, target: float, most_steps: int) -> np.ndarray:
@@ -131,16 +166,17 @@ def _clamped(row_offset: float, col_offset: float, shape: tuple[int, int], scale
     )
 
 
-def resample(image: np.ndarray, shape: tuple[int, int], scale: tuple[float, float], offset: tuple[float, float]) -> np.ndarray:
+def resample(image: np.ndarray, shape: tuple[int, int], scale: tuple[float, float], offset: tuple[float, float], clip: bool = True) -> np.ndarray:
     """Area-weighted (anti-aliased) resampling of ``image`` into a field of ``shape``.
 
     Input pixel ``i`` covers ``[i, i+1)``, which maps to ``[i*scale + offset, (i+1)*scale + offset)``
     in output coordinates; each output pixel averages what falls inside it, and whatever falls
-    outside the field is dropped.
+    outside the field is dropped. Ink is clipped to [0, 1]; other maps (``clip=False``) are not.
     """
     rows = _coverage(image.shape[0], shape[0], scale[0], offset[0])
     cols = _coverage(image.shape[1], shape[1], scale[1], offset[1])
-    return np.clip(rows @ image.astype(np.float32) @ cols.T, 0.0, 1.0).astype(np.float32)
+    out = rows @ image.astype(np.float32) @ cols.T
+    return (np.clip(out, 0.0, 1.0) if clip else out).astype(np.float32)
 
 
 def _coverage(n_in: int, n_out: int, scale: float, offset: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnistdesk.preprocess import STROKE_RATIO, preprocess
+from mnistdesk.preprocess import STROKE_RATIO, Placement, preprocess_placed
 
 #: The canvas's pen, as a fraction of the canvas's shorter side, and its eraser's.
 CANVAS_PEN_FRACTION = 0.075
@@ -63,11 +63,16 @@ def strokes_input(strokes: Sequence[Stroke], eraser_width: float = CANVAS_ERASER
     ``eraser_width`` is in the strokes' own units (an eraser erases the same places at any
     size). ``None`` when there is no ink.
     """
+    return strokes_input_placed(strokes, eraser_width)[0]
+
+
+def strokes_input_placed(strokes: Sequence[Stroke], eraser_width: float = CANVAS_ERASER_FRACTION) -> tuple[np.ndarray | None, Placement | None]:
+    """:func:`strokes_input`, and where the ink went, in the strokes' own coordinates."""
     ink = [np.asarray(stroke.points, np.float64) for stroke in strokes if not stroke.erase]
     points = np.concatenate([np.zeros((0, 2)), *ink])
     points = points[np.isfinite(points).all(axis=1)]
     if not len(points):
-        return None
+        return None, None
     erasing = any(stroke.erase for stroke in strokes)
     low, high = points.min(axis=0), points.max(axis=0)
     # A dot still gets a box; with an eraser, a box no smaller than the eraser keeps its disc
@@ -80,15 +85,17 @@ def strokes_input(strokes: Sequence[Stroke], eraser_width: float = CANVAS_ERASER
     shape = (int(np.ceil(size[1])), int(np.ceil(size[0])))
     offset = tuple(margin - low * scale)
     # Erased ink still counts in the box above, so after erasing, the width is evened out again.
-    return preprocess(render(strokes, shape, scale, offset, pen, eraser_width * scale), even_strokes=erasing)
+    image, placement = preprocess_placed(render(strokes, shape, scale, offset, pen, eraser_width * scale), even_strokes=erasing)
+    return image, None if placement is None else placement.moved(scale, offset)
 
 
-def drawing_input(strokes: Sequence[Stroke], ink: Callable[[], np.ndarray], mode: str = "mnist", has_background: bool = False, eraser_width: float = CANVAS_ERASER_FRACTION) -> np.ndarray | None:
-    """The model's input for a canvas drawing: re-drawn from its strokes in ``mnist`` mode, from
-    the canvas's ``ink()`` image when the drawing holds an opened image or in ``naive`` mode."""
+def drawing_input(strokes: Sequence[Stroke], ink: Callable[[], np.ndarray], mode: str = "mnist", has_background: bool = False, eraser_width: float = CANVAS_ERASER_FRACTION) -> tuple[np.ndarray | None, Placement | None]:
+    """The model's input for a canvas drawing, and where its ink went in canvas pixels: re-drawn
+    from its strokes in ``mnist`` mode, from the canvas's ``ink()`` image when the drawing holds
+    an opened image or in ``naive`` mode."""
     if mode == "mnist" and not has_background:
-        return strokes_input(strokes, eraser_width)
-    return preprocess(ink(), mode)
+        return strokes_input_placed(strokes, eraser_width)
+    return preprocess_placed(ink(), mode)
 
 
 def smooth(points: np.ndarray, step: float) -> np.ndarray:
