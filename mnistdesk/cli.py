@@ -19,7 +19,7 @@ from mnistdesk import __version__, paths
 from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline
 from mnistdesk.imagefile import ImageFileError
 from mnistdesk.files import replacing
-from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
+from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
 from mnistdesk.preprocess import MODES
 
 EXIT_ERROR = 1
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant", help="constant, or cosine: the rate falls along a cosine to 0 at the last epoch (default: constant)")
     train.add_argument("--augment", action="store_true", help="random rotations, shifts, zoom and stroke thickness")
     train.add_argument("--seed", type=_seed, help="random seed, for a reproducible run")
     train.add_argument(
@@ -143,7 +144,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from mnistdesk.live import TrainingControl
     from mnistdesk.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
 
-    config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed, args.validation_split)
+    config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed, args.validation_split, args.lr_schedule)
     steps = len(training_batches(dataset, config))
     # The window's NaN guard: stops at a non-finite loss and puts the last good weights back.
     guard = LiveCallback(TrainingControl(), steps, args.epochs, len(dataset.x_train) - held_out, _ignore, _ignore, _ignore, batch_interval=1.0, weights_interval=1.0)

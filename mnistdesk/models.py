@@ -31,6 +31,8 @@ ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEFAULT_OPTIMIZER = {"dense": "rmsprop", "cnn": "adam", "lean": "adam"}
 DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
+#: How the learning rate moves during a run: held, or falling along a cosine to 0 at the last epoch.
+LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_VALIDATION_FRACTION = 0.1
 PREPROCESSING_VERSION = "mnist-com-v1"
 METADATA_MEMBER = "mnistdesk.json"
@@ -55,9 +57,13 @@ class TrainConfig:
     augment: bool = False
     seed: int | None = None
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION  # of the training split, held out to validate each epoch
+    lr_schedule: str = "constant"
 
     def resolved_optimizer(self) -> str:
         return self.optimizer or DEFAULT_OPTIMIZER.get(self.architecture, "adam")
+
+    def resolved_learning_rate(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.resolved_optimizer()]
 
 
 #: Fine-tuning holds this share of the person's drawings out, to score before and after.

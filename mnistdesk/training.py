@@ -74,8 +74,18 @@ def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[k
     validation split. The test split is not touched here: :func:`describe` scores it once."""
     _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
     validation = Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=validation_indices) if len(validation_indices) else None
-    history = model.fit(training_batches(dataset, config), validation_data=validation, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=list(callbacks), verbose=0)
+    callbacks = list(callbacks)
+    if config.lr_schedule == "cosine":
+        callbacks.append(cosine_decay(config.resolved_learning_rate(), initial_epoch, config.epochs))
+    history = model.fit(training_batches(dataset, config), validation_data=validation, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def cosine_decay(rate: float, first_epoch: int, epochs: int) -> keras.callbacks.Callback:
+    """The learning rate falls from ``rate`` along a half cosine over the run's epochs, set once
+    per epoch: the last epochs take small steps, so the run ends on settled weights rather than
+    wherever the last large steps left them."""
+    return keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * (epoch - first_epoch) / epochs)))
 
 
 def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), model: Any = None) -> tuple[Any, dict[str, Any]]:

@@ -57,3 +57,24 @@ def test_tensorboard_logger_hooks_no_batch_end():
     import keras
 
     assert TensorBoardLogger.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
+
+
+def test_cosine_schedule_ends_the_run_with_small_steps(tiny):
+    import keras
+
+    class Rates(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(float(self.model.optimizer.learning_rate.numpy()))
+
+    config = TrainConfig("dense", "tiny", epochs=4, batch_size=64, optimizer="adam", learning_rate=0.002, seed=1, lr_schedule="cosine")
+    rates = Rates()
+    fit(new_model(config), tiny, config, [rates])
+    np.testing.assert_allclose(rates.seen, [0.002 * 0.5 * (1 + np.cos(np.pi * e / 4)) for e in range(4)], rtol=1e-5)
+    constant = TrainConfig("dense", "tiny", epochs=2, batch_size=64, optimizer="adam", learning_rate=0.002, seed=1)
+    rates = Rates()
+    fit(new_model(constant), tiny, constant, [rates])
+    np.testing.assert_allclose(rates.seen, [0.002, 0.002], rtol=1e-5)
