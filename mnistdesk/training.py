@@ -19,7 +19,7 @@ from mnistdesk.augment import augment_batch
 from mnistdesk.data import Dataset, normalize
 from mnistdesk.engine import Engine
 from mnistdesk.evaluation import evaluate
-from mnistdesk.live import RunningMeans, Throttle, TrainingControl, format_eta, weight_mosaic
+from mnistdesk.live import RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
 from mnistdesk.models import TrainConfig, build_model, save_model
 
 VALIDATION_SEED = 0
@@ -148,10 +148,10 @@ class LiveCallback(keras.callbacks.Callback):
         self.done_in_epoch = 0  # batches finished in the current epoch
         self.nan_message: str | None = None
         self.good_weights: list[np.ndarray] = []
-        self.started = time.perf_counter()
+        self.clock = TrainingClock()  # training time, pauses left out: speed, ETA, the run's duration
 
     def on_train_begin(self, logs=None) -> None:
-        self.started = time.perf_counter()
+        self.clock.restart()
         self._snapshot()
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
@@ -175,9 +175,9 @@ class LiveCallback(keras.callbacks.Callback):
         if self.nan_message is None and self.weights_throttle.ready():
             self._snapshot()
         if self.control.paused:
-            paused_at = time.perf_counter()
+            self.clock.pause()
             self.control.wait_while_paused()
-            self.started += time.perf_counter() - paused_at  # a pause is not training time
+            self.clock.resume()
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
@@ -204,7 +204,7 @@ class LiveCallback(keras.callbacks.Callback):
             return
         first = self.first_epoch or 0
         seen = ((self.epoch - first) * self.steps + self.done_in_epoch) * self.samples / self.steps
-        average = seen / max(time.perf_counter() - self.started, 1e-9)  # validation and pauses
+        elapsed = self.clock.elapsed()  # validation included, pauses not
         self.on_batch(
             {
                 **values,
@@ -213,8 +213,8 @@ class LiveCallback(keras.callbacks.Callback):
                 "batch": self.done_in_epoch,
                 "steps": self.steps,
                 "progress": self.epoch + self.done_in_epoch / self.steps,
-                "samples_per_s": average,
-                "eta_s": (self.samples * (self.epochs - first) - seen) / average if seen else math.inf,
+                "samples_per_s": seen / max(elapsed, 1e-9),
+                "eta_s": eta_seconds(seen, self.samples * (self.epochs - first), elapsed),
                 "learning_rate": float(self.model.optimizer.learning_rate),
             }
         )
