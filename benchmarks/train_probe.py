@@ -227,12 +227,12 @@ class DrawingHand:
         from PySide6.QtGui import QMouseEvent
 
         width, height = self.size
-        left, button = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        left, no_modifier = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 
         def post(kind, t: float, buttons) -> None:
             angle = 2 * np.pi * t
             point = QPointF(width * (0.5 + 0.25 * np.cos(angle)), height * (0.5 + 0.3 * np.sin(angle)))
-            QCoreApplication.postEvent(self.canvas, QMouseEvent(kind, point, point, left if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton, buttons, button, self.mouse))
+            QCoreApplication.postEvent(self.canvas, QMouseEvent(kind, point, point, left if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton, buttons, no_modifier, self.mouse))
 
         while not self.finished.is_set():
             post(QEvent.Type.MouseButtonPress, 0.0, left)
