@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import mnistdesk  # noqa: E402,F401  (before numpy, as in the app: it keeps numpy's BLAS to one thread)
 import numpy as np  # noqa: E402
 
 from mnistdesk import paths, pen  # noqa: E402
@@ -102,30 +103,45 @@ def bench_startup(rounds: int) -> dict:
     }
 
 
+def mnist_shaped_npz(folder: str, repeats: int) -> str:
+    """The sample's digits repeated: ``repeats`` × 4,000 training digits, 10 × 1,000 test digits."""
+    sample = load_dataset("sample")
+    npz = os.path.join(folder, f"mnist-shaped-{repeats}x.npz")
+    np.savez(
+        npz,
+        x_train=np.tile(sample.x_train, (repeats, 1, 1)),
+        y_train=np.tile(sample.y_train, repeats),
+        x_test=np.tile(sample.x_test, (10, 1, 1)),
+        y_test=np.tile(sample.y_test, 10),
+    )
+    return npz
+
+
+def train_probe(folder: str, *args: str) -> dict:
+    """One run of ``train_probe.py`` in a fresh process; its JSON line."""
+    env = {**os.environ, "PROBE_DIR": folder, "XDG_CONFIG_HOME": folder}
+    probe = str(Path(__file__).with_name("train_probe.py"))
+    out = subprocess.run([sys.executable, probe, *args], capture_output=True, text=True, env=env, check=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def paired_fit_runs(folder: str, npz: str, rounds: int, *args: str) -> tuple[dict[str, list[dict]], list[float]]:
+    """Plain and app training runs, interleaved; the runs and the app/plain speed ratio of each pair."""
+    runs: dict[str, list[dict]] = {"plain": [], "app": []}
+    for _ in range(rounds):
+        for mode in ("plain", "app"):
+            runs[mode].append(train_probe(folder, mode, npz, *args))
+    return runs, [a["samples_per_s"] / p["samples_per_s"] for p, a in zip(runs["plain"], runs["app"])]
+
+
 def bench_training(rounds: int, epochs: int) -> dict:
     """Plain ``model.fit`` vs. training through the app, in fresh processes, interleaved.
 
     The dense model (the one most sensitive to per-batch overhead) on 60,000 MNIST-shaped
     digits (the sample's training digits repeated 15 times), batch 128.
     """
-    sample = load_dataset("sample")
     folder = tempfile.mkdtemp(prefix="mnistdesk-bench-")
-    npz = os.path.join(folder, "mnist-shaped-60k.npz")
-    np.savez(
-        npz,
-        x_train=np.tile(sample.x_train, (15, 1, 1)),
-        y_train=np.tile(sample.y_train, 15),
-        x_test=np.tile(sample.x_test, (10, 1, 1)),
-        y_test=np.tile(sample.y_test, 10),
-    )
-    env = {**os.environ, "PROBE_DIR": folder, "XDG_CONFIG_HOME": folder}
-    probe = str(Path(__file__).with_name("train_probe.py"))
-    runs: dict[str, list[dict]] = {"plain": [], "app": []}
-    for _ in range(rounds):
-        for mode in ("plain", "app"):
-            out = subprocess.run([sys.executable, probe, mode, npz, "--epochs", str(epochs)], capture_output=True, text=True, env=env, check=True, timeout=600)
-            runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    ratios = [a["samples_per_s"] / p["samples_per_s"] for p, a in zip(runs["plain"], runs["app"])]
+    runs, ratios = paired_fit_runs(folder, mnist_shaped_npz(folder, 15), rounds, "--epochs", str(epochs))
     return {
         "fit_samples_per_s_plain": round(statistics.median(r["samples_per_s"] for r in runs["plain"])),
         "fit_samples_per_s_app": round(statistics.median(r["samples_per_s"] for r in runs["app"])),
@@ -136,6 +152,44 @@ def bench_training(rounds: int, epochs: int) -> dict:
         "train_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["app"])),
         "plain_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["plain"])),
     }
+
+
+def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) -> dict:
+    """What a user feels while a model trains, and what the extras cost training.
+
+    - ``draw_latency_ms_*``: a synthetic hand draws on the canvas (a stroke of mouse moves every
+      16 ms, as a window system delivers them) while the app trains each network on 60,000
+      MNIST-shaped digits; the delay from each move to the prediction bars having painted a
+      prediction that includes it. ``_idle``: the same hand before training (median of the runs).
+    - ``fit_app_over_plain_ratio_p50_cnn``: as ``fit_app_over_plain_ratio_p50`` (dense), for the
+      heaviest network, on 12,000 digits (one epoch each, interleaved pairs).
+    - ``tensorboard_cost_ratio_p50``: ``fit`` time with the TensorBoard logger over without it,
+      the default run (lean, the bundled sample), interleaved pairs on one model.
+    """
+    folder = tempfile.mkdtemp(prefix="mnistdesk-bench-")
+    results: dict = {}
+    idle = []
+    big = mnist_shaped_npz(folder, 15)
+    for architecture in ("dense", "lean", "cnn"):
+        run = train_probe(folder, "draw", big, "--architecture", architecture, "--epochs", "100", "--seconds", str(seconds))
+        idle.append(run["draw_latency_ms_p99_idle"])
+        results[f"draw_latency_ms_p99_{architecture}"] = round(run["draw_latency_ms_p99_training"], 1)
+        results[f"draw_latency_ms_p50_{architecture}"] = round(run["draw_latency_ms_p50_training"], 1)
+    results["draw_latency_ms_p99_idle"] = round(statistics.median(idle), 1)
+    runs, ratios = paired_fit_runs(folder, mnist_shaped_npz(folder, 3), rounds, "--architecture", "cnn")
+    results["fit_samples_per_s_plain_cnn"] = round(statistics.median(r["samples_per_s"] for r in runs["plain"]))
+    results["fit_app_over_plain_ratio_p50_cnn"] = round(statistics.median(ratios), 3)
+    results["fit_app_over_plain_ratios_cnn"] = [round(r, 3) for r in ratios]
+    import keras
+
+    from mnistdesk.training import TensorBoardLogger
+
+    assert TensorBoardLogger.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end, "the logger must not hook every batch"
+    timings = train_probe(folder, "tensorboard", "sample", "--architecture", "lean", "--pairs", str(tensorboard_pairs))
+    cost = [w / wo for w, wo in zip(timings["seconds_with"], timings["seconds_without"])]
+    results["tensorboard_cost_ratio_p50"] = round(statistics.median(cost), 3)
+    results["tensorboard_cost_ratios"] = [round(r, 3) for r in cost]
+    return results
 
 
 def bench_pen_accuracy() -> dict:
@@ -226,6 +280,9 @@ def main() -> int:
     parser.add_argument("--startup-rounds", type=int, default=5, help="paired process launches")
     parser.add_argument("--train-rounds", type=int, default=5, help="paired plain/app training runs")
     parser.add_argument("--train-epochs", type=int, default=2, help="epochs per training run")
+    parser.add_argument("--draw-seconds", type=float, default=6.0, help="seconds of drawing per network (and as long idle)")
+    parser.add_argument("--cnn-rounds", type=int, default=3, help="paired plain/app cnn training runs")
+    parser.add_argument("--tensorboard-pairs", type=int, default=5, help="paired runs with and without the TensorBoard logger")
     sections = {
         "prediction": lambda args: bench_prediction(args.rounds),
         "startup": lambda args: bench_startup(args.startup_rounds),
@@ -233,6 +290,7 @@ def main() -> int:
         "pen": lambda args: bench_pen_accuracy(),
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
         "finetune": lambda args: bench_finetune(),
+        "responsiveness": lambda args: bench_responsiveness(args.draw_seconds, args.cnn_rounds, args.tensorboard_pairs),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()

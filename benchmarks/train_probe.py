@@ -1,9 +1,12 @@
-"""Child process for ``run.py``: one timed epoch of the dense model on 60,000 MNIST-shaped
-digits, either plain (``model.fit``, no GUI) or through the app (worker thread, Keras callback,
-signals, main window with every panel live), printing one JSON line.
+"""Child process for ``run.py``, printing one JSON line. Modes:
 
-In ``app`` mode it also measures how late a 16 ms QTimer on the GUI thread fires (the UI stall
-a user would feel) and the process's peak resident memory.
+- ``plain`` / ``app``: timed epochs of a model (dense by default) on MNIST-shaped digits, either
+  plain (``model.fit``, no GUI) or through the app (worker thread, Keras callback, signals, main
+  window with every panel live). ``app`` also measures how late a 16 ms QTimer on the GUI thread
+  fires (the UI stall a user would feel) and the process's peak resident memory.
+- ``draw``: a synthetic hand draws on the canvas, first with the window idle, then while it
+  trains; the delay from each mouse move to the prediction bars having painted it.
+- ``tensorboard``: ``fit`` with and without the TensorBoard logger, interleaved.
 """
 
 from __future__ import annotations
@@ -13,14 +16,19 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's mnistdesk
 
+import mnistdesk  # noqa: E402,F401  (before numpy, as in the app: it keeps numpy's BLAS to one thread)
 import numpy as np  # noqa: E402
 
 TICK_MS = 16
+WARM_UP_MS = 1500  # training settles (first batches trace their functions) before drawing is timed
 
 
 def peak_rss_mb() -> float:
@@ -45,9 +53,31 @@ def plain(npz: str, config) -> dict:
     return {"samples_per_s": len(dataset.x_train) * config.epochs / seconds}
 
 
-def app(npz: str, config) -> dict:
-    import shiboken6
-    from PySide6.QtCore import QSettings, QTimer
+def tensorboard(npz: str, config, pairs: int) -> dict:
+    """Seconds of ``fit`` for ``config.epochs`` epochs with and without the TensorBoard logger,
+    interleaved (with first, then without first, …) on one model, so both sides reuse its traced
+    training step and see the same machine load."""
+    import tempfile
+
+    from mnistdesk.data import load_dataset
+    from mnistdesk.training import TensorBoardLogger, fit, new_model
+
+    dataset = load_dataset(npz)
+    model = new_model(config)
+    fit(model, dataset, config, [TensorBoardLogger(tempfile.mkdtemp(prefix="mnistdesk-tb-"))])  # warm up: tracing, imports
+    seconds: dict[str, list[float]] = {"with": [], "without": []}
+    for pair in range(pairs):
+        for side in ("with", "without") if pair % 2 == 0 else ("without", "with"):
+            callbacks = [TensorBoardLogger(tempfile.mkdtemp(prefix="mnistdesk-tb-"))] if side == "with" else []
+            started = time.perf_counter()
+            fit(model, dataset, config, callbacks)
+            seconds[side].append(time.perf_counter() - started)
+    return {f"seconds_{side}": values for side, values in seconds.items()}
+
+
+def training_window(npz: str, config):
+    """The app's main window at 1280×800, its Train panel set to ``config`` on ``npz``."""
+    from PySide6.QtCore import QSettings
 
     from mnistdesk.gui.app import create_app
     from mnistdesk.gui.main_window import MainWindow
@@ -57,17 +87,31 @@ def app(npz: str, config) -> dict:
     window = MainWindow(settings=settings, preload_tensorflow=False)
     window.resize(1280, 800)
     window.show()
-    ink = np.zeros((280, 280), np.float32)
-    ink[40:240, 130:150] = 1.0
-    window.canvas.set_background(ink)
     panel = window.training.panel
     panel.dataset.insertItem(0, npz, npz)
     panel.dataset.setCurrentIndex(0)
     panel.architecture.setCurrentIndex(panel.architecture.findData(config.architecture))
-    panel.optimizer.setCurrentText(config.optimizer)
+    panel.optimizer.setCurrentText(config.optimizer or "")
     panel.epochs.setValue(config.epochs)
     panel.batch_size.setValue(config.batch_size)
     panel.augment.setChecked(False)
+    return application, window
+
+
+def close_window(window) -> None:
+    import shiboken6
+
+    window.close()
+    shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
+
+
+def app(npz: str, config) -> dict:
+    from PySide6.QtCore import QTimer
+
+    application, window = training_window(npz, config)
+    ink = np.zeros((280, 280), np.float32)
+    ink[40:240, 130:150] = 1.0
+    window.canvas.set_background(ink)
 
     marks: dict[str, float] = {}
     lateness: list[float] = []
@@ -92,9 +136,10 @@ def app(npz: str, config) -> dict:
     ticker.setInterval(TICK_MS)
     ticker.timeout.connect(on_tick)
     ticker.start()
+
     def on_running_changed(running: bool) -> None:
         if not running:
-            window.unsaved = False  # no "save the model?" prompt in a benchmark
+            window.unsaved = False  # quit closes the window: no "save the model?" prompt
             application.quit()
 
     window.training.running_changed.connect(on_running_changed)
@@ -106,8 +151,7 @@ def app(npz: str, config) -> dict:
     with np.load(npz) as archive:
         n_train = len(archive["y_train"])
     seconds = marks["end"] - marks["start"]
-    window.close()
-    shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
+    close_window(window)
     return {
         "samples_per_s": n_train * config.epochs / seconds,
         "ui_stall_ms_p99": float(np.percentile(lateness, 99)),
@@ -116,16 +160,165 @@ def app(npz: str, config) -> dict:
     }
 
 
+class DrawingHand:
+    """A synthetic user drawing on the canvas while the app trains: a thread posts mouse events
+    (press, a stroke of moves every 16 ms, release) as a window system would, stamped with the
+    time the hand moved; the GUI thread may handle them late. Each stroke starts on a cleared canvas.
+
+    The latency of a move is the time from the hand moving to the prediction bars having
+    painted a prediction that includes it (the canvas's own 16 ms prediction throttle included).
+    """
+
+    MOVE_INTERVAL_S = 0.016
+    MOVES_PER_STROKE = 45  # a 0.7 s stroke
+    GAP_S = 0.3  # between strokes: lift the pen, look at the bars
+
+    def __init__(self, window):
+        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtGui import QPointingDevice
+
+        self.window, self.canvas = window, window.canvas
+        self.moved_at: list[float] = []  # per move, when the hand moved (appended by the hand's thread)
+        self.latencies: list[float] = []
+        self.handled = self.predicted = self.painted = 0  # moves the GUI thread has got that far with
+        self.drawing = threading.Event()
+        self.finished = threading.Event()
+        self.size = (self.canvas.width(), self.canvas.height())
+        self.mouse = QPointingDevice.primaryPointingDevice()  # made here: it is a child of the application
+        hand = self
+
+        class Watcher(QObject):
+            def eventFilter(self, target, event):
+                if target is hand.canvas:
+                    if event.type() == QEvent.Type.MouseMove:
+                        hand.handled += 1
+                    elif event.type() == QEvent.Type.MouseButtonPress:
+                        hand.canvas.clear()
+                elif event.type() == QEvent.Type.Paint:
+                    hand.bars.viewportEvent(event)  # paint first, then count the moves now visible
+                    hand._on_bars_painted()
+                    return True
+                return False
+
+        self.bars = window.softmax.plot
+        self.watcher = Watcher()
+        self.canvas.installEventFilter(self.watcher)
+        self.bars.viewport().installEventFilter(self.watcher)
+        predict_now = window._predict_now
+
+        def predict_and_note() -> None:
+            included = hand.handled
+            predict_now()
+            hand.predicted = included
+
+        window._predict_now = predict_and_note
+        self.thread = threading.Thread(target=self._draw, daemon=True)
+        self.thread.start()
+
+    def _on_bars_painted(self) -> None:
+        now = time.perf_counter()
+        for index in range(self.painted, min(self.predicted, len(self.moved_at))):
+            if self.drawing.is_set():
+                self.latencies.append(now - self.moved_at[index])
+        self.painted = max(self.painted, self.predicted)
+
+    def _draw(self) -> None:
+        from PySide6.QtCore import QCoreApplication, QEvent, QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+
+        width, height = self.size
+        left, no_modifier = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+
+        def post(kind, t: float, buttons) -> None:
+            angle = 2 * np.pi * t
+            point = QPointF(width * (0.5 + 0.25 * np.cos(angle)), height * (0.5 + 0.3 * np.sin(angle)))
+            QCoreApplication.postEvent(self.canvas, QMouseEvent(kind, point, point, left if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton, buttons, no_modifier, self.mouse))
+
+        while not self.finished.is_set():
+            post(QEvent.Type.MouseButtonPress, 0.0, left)
+            due = time.perf_counter()
+            for step in range(1, self.MOVES_PER_STROKE + 1):
+                due += self.MOVE_INTERVAL_S
+                time.sleep(max(0.0, due - time.perf_counter()))
+                self.moved_at.append(due)  # when the hand moved, however late this thread got here
+                post(QEvent.Type.MouseMove, step / self.MOVES_PER_STROKE * 0.9, left)
+            post(QEvent.Type.MouseButtonRelease, 0.9, Qt.MouseButton.NoButton)
+            time.sleep(self.GAP_S)
+
+    def stop(self) -> None:
+        self.finished.set()
+        self.thread.join()
+
+
+def draw(npz: str, config, seconds: float) -> dict:
+    """Draw for ``seconds`` with the window idle, then for ``seconds`` while it trains
+    (``config.epochs`` must last that long: the run is abandoned when the drawing ends)."""
+    from PySide6.QtCore import QTimer
+
+    application, window = training_window(npz, config)
+    hand = DrawingHand(window)
+    results: dict[str, float] = {}
+
+    def measure(phase: str, then) -> None:
+        hand.latencies.clear()
+        hand.drawing.set()
+
+        def done() -> None:
+            hand.drawing.clear()
+            results[f"draw_latency_ms_p50_{phase}"] = float(np.percentile(hand.latencies, 50) * 1000)
+            results[f"draw_latency_ms_p99_{phase}"] = float(np.percentile(hand.latencies, 99) * 1000)
+            results[f"draw_latency_ms_max_{phase}"] = float(np.max(hand.latencies) * 1000)
+            results[f"draw_moves_{phase}"] = len(hand.latencies)
+            then()
+
+        QTimer.singleShot(round(seconds * 1000), done)
+
+    def on_run_started(_info) -> None:  # the controller's signal: in the GUI thread, unlike the worker's
+        QTimer.singleShot(WARM_UP_MS, lambda: measure("training", finish))
+
+    def finish() -> None:
+        window.training.worker.control.abandon()  # no final scoring: the run was only a load
+
+    def on_running_changed(running: bool) -> None:
+        if not running:
+            window.unsaved = False  # quit closes the window: no "save the model?" prompt
+            application.quit()
+
+    messages: list[str] = []
+    window.training.message.connect(messages.append)
+
+    def start_training() -> None:
+        window.training.running_changed.connect(on_running_changed)
+        window.training.run_started.connect(on_run_started)
+        window.training.start()
+
+    measure("idle", start_training)
+    application.exec()
+    hand.stop()
+    close_window(window)
+    if "draw_latency_ms_p99_training" not in results:
+        raise SystemExit(f"the run ended before the drawing did: {messages}")
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("plain", "app"))
+    parser.add_argument("mode", choices=("plain", "app", "draw", "tensorboard"))
     parser.add_argument("npz")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--architecture", default="dense")
+    parser.add_argument("--seconds", type=float, default=10.0, help="draw mode: seconds of drawing idle, then as long while training")
+    parser.add_argument("--pairs", type=int, default=5, help="tensorboard mode: paired runs with and without the logger")
     args = parser.parse_args()
     from mnistdesk.models import TrainConfig
 
-    config = TrainConfig("dense", args.npz, epochs=args.epochs, batch_size=128, optimizer="rmsprop", seed=0)
-    result = (plain if args.mode == "plain" else app)(args.npz, config)
+    config = TrainConfig(args.architecture, args.npz, epochs=args.epochs, batch_size=128, optimizer="rmsprop" if args.architecture == "dense" else None, seed=0)
+    if args.mode == "draw":
+        result = draw(args.npz, config, args.seconds)
+    elif args.mode == "tensorboard":
+        result = tensorboard(args.npz, config, args.pairs)
+    else:
+        result = (plain if args.mode == "plain" else app)(args.npz, config)
     print(json.dumps({"mode": args.mode, **result, "peak_rss_mb": peak_rss_mb()}))
     return 0
 

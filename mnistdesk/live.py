@@ -134,6 +134,38 @@ def tile_at(row: float, col: float, tile: tuple[int, int], grid: tuple[int, int]
     return index if index < count else None
 
 
+class TrainingClock:
+    """Seconds spent training so far, pauses left out: speed, ETA and a run's reported duration
+    are based on it, so Pause freezes them and Resume goes on from where they stood."""
+
+    def __init__(self, clock: Callable[[], float] | None = None):
+        self.clock = clock or time.perf_counter
+        self.restart()
+
+    def restart(self) -> None:
+        self.started, self.paused_at, self.paused_for = self.clock(), None, 0.0
+
+    def pause(self) -> None:
+        if self.paused_at is None:
+            self.paused_at = self.clock()
+
+    def resume(self) -> None:
+        if self.paused_at is not None:
+            self.paused_for += self.clock() - self.paused_at
+            self.paused_at = None
+
+    def elapsed(self) -> float:
+        now = self.clock() if self.paused_at is None else self.paused_at
+        return now - self.started - self.paused_for
+
+
+def eta_seconds(done: float, total: float, elapsed: float) -> float:
+    """Time left at the average speed so far; infinite before anything is done."""
+    if done <= 0 or elapsed <= 0:
+        return math.inf
+    return (total - done) * elapsed / done
+
+
 def format_eta(seconds: float) -> str:
     """``0:42`` or ``1:02:03``; ``–`` when unknown."""
     if not math.isfinite(seconds) or seconds < 0:

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from mnistdesk.live import RunningMeans, CurveBuffer, Throttle, TrainingControl, format_eta, tile_at, weight_mosaic
+from mnistdesk.live import RunningMeans, CurveBuffer, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, tile_at, weight_mosaic
 
 
 def test_throttle_goes_by_time_not_by_count():
@@ -75,6 +75,24 @@ def test_tile_under_the_pointer():
 
 def test_eta_format():
     assert format_eta(42) == "0:42" and format_eta(3723) == "1:02:03" and format_eta(float("inf")) == "–"
+
+
+def test_a_pause_freezes_elapsed_time_and_the_eta_and_resume_goes_on_from_them():
+    now = [100.0]
+    clock = TrainingClock(lambda: now[0])
+    now[0] = 110.0  # 10 s of training: half the samples done
+    assert clock.elapsed() == 10 and eta_seconds(500, 1000, clock.elapsed()) == 10
+    clock.pause()
+    now[0] = 1000.0  # a long pause
+    clock.pause()  # pausing again changes nothing
+    assert clock.elapsed() == 10 and eta_seconds(500, 1000, clock.elapsed()) == 10
+    clock.resume()
+    assert clock.elapsed() == 10
+    now[0] = 1005.0  # 5 s more: three quarters done
+    assert clock.elapsed() == 15 and eta_seconds(750, 1000, clock.elapsed()) == 5
+    clock.resume()  # resuming a running clock changes nothing
+    assert clock.elapsed() == 15
+    assert eta_seconds(0, 1000, 0.0) == float("inf")
 
 
 def test_pause_blocks_until_resume_and_stop_wakes_a_paused_run():

@@ -93,6 +93,26 @@ def test_pause_holds_training_and_resume_goes_on(run_worker, qtbot, tiny_npz):
         worker.control.resume()
 
 
+def test_a_pause_counts_neither_in_the_eta_nor_in_the_reported_training_time(run_worker, qtbot, tiny_npz, monkeypatch):
+    """A long pause (the clock jumps 1000 s while the run waits) must not push the ETA up after
+    Resume, nor end up in "Done in … s" and the saved metadata."""
+    offset = [0.0]
+    real_clock = time.perf_counter
+    monkeypatch.setattr(time, "perf_counter", lambda: real_clock() + offset[0])
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=3, batch_size=8))
+    qtbot.waitUntil(lambda: len(worker.records["batch"]) >= 2, timeout=TIMEOUT_MS)
+    worker.control.pause()
+    qtbot.wait(300)  # the run is now waiting between two batches
+    before = len(worker.records["batch"])
+    eta_before = worker.records["batch"][-1]["eta_s"]
+    offset[0] += 1000.0
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS) as finished:
+        worker.control.resume()
+    after = worker.records["batch"][before:]
+    assert after and all(info["eta_s"] < eta_before + 30 for info in after), (eta_before, [info["eta_s"] for info in after])
+    assert finished.args[0]["train_seconds"] < 100
+
+
 def test_learning_rate_change_applies_from_the_next_batch(run_worker, qtbot, tiny_npz):
     worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=50, batch_size=8, learning_rate=1e-3))
     qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)

@@ -389,9 +389,11 @@ class MainWindow(QMainWindow):
 
     # -- training ------------------------------------------------------------------------------
     def _on_training_predictor_changed(self, engine: Engine) -> None:
-        """A new weight snapshot (at most ~10 a second): re-score the drawing with it."""
+        """A new weight snapshot (at most ~5 a second): re-score the drawing with it, unless a
+        prediction for a fresh stroke is due anyway (it will use these weights)."""
         self.predictor = engine
-        self._score()
+        if not self.prediction_timer.isActive():
+            self._score()
 
     def _on_training_run_started(self, info: dict) -> None:
         self.tensorflow_label.setText("TensorFlow: ready")  # the worker has imported it

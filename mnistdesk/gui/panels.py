@@ -61,6 +61,7 @@ class SoftmaxPanel(QWidget):
         self.plot.setYRange(0, 1.15, padding=0)
         self.plot.setXRange(-0.6, 9.6, padding=0)
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
+        self.brushes = {False: pg.mkBrush(BAR_COLOUR), True: pg.mkBrush(WINNER_COLOUR)}  # made once: ~1 ms a prediction
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BAR_COLOUR, pen=None)
         self.plot.addItem(self.bars)
         self.labels = []
@@ -81,13 +82,13 @@ class SoftmaxPanel(QWidget):
 
     def show_probabilities(self, probabilities: np.ndarray | None) -> None:
         if probabilities is None:
-            self.bars.setOpts(height=np.zeros(10), brushes=[pg.mkBrush(BAR_COLOUR)] * 10)
+            self.bars.setOpts(height=np.zeros(10), brushes=[self.brushes[False]] * 10)
             for label in self.labels:
                 label.setText("")
             self.verdict.setText(EMPTY_TEXT)
             return
         winner = int(np.argmax(probabilities))
-        brushes = [pg.mkBrush(WINNER_COLOUR if i == winner else BAR_COLOUR) for i in range(10)]
+        brushes = [self.brushes[i == winner] for i in range(10)]
         self.bars.setOpts(height=probabilities, brushes=brushes)
         # Labels wider than a bar would run into a labelled neighbour: keep the larger one.
         cramped = self.plot.getViewBox().width() / 10.2 < MIN_LABEL_PX

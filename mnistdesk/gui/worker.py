@@ -6,7 +6,6 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 from __future__ import annotations
 
 import os
-import time
 import traceback
 from typing import Any
 
@@ -92,7 +91,6 @@ class TrainingWorker(QObject):
         )
         callbacks = [live] + ([TensorBoardLogger(self.log_dir)] if self.log_dir else [])
         self.status.emit("Training…")
-        started = time.perf_counter()
         try:
             history = fit(model, dataset, self.config, callbacks, initial_epoch=initial_epoch)
         except RunAbandoned:
@@ -101,7 +99,7 @@ class TrainingWorker(QObject):
             return
         self.status.emit("Scoring on the test split…")
         history = {key: self.history.get(key, [])[:initial_epoch] + values for key, values in history.items()}
-        self.metadata = describe(model, self.config, dataset, history, time.perf_counter() - started)
+        self.metadata = describe(model, self.config, dataset, history, live.clock.elapsed())  # pauses left out
         if live.nan_message is not None:
             self.failed.emit(
                 "Training stopped: the loss is no longer a number",
