@@ -110,12 +110,20 @@ def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, 
         raise ValueError(f"cannot draw a first-layer kernel of shape {kernel.shape}")
     tiles = tiles[:max_tiles]
     count, height, width = tiles.shape
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    mosaic = np.full((rows * (height + 1) - 1, cols * (width + 1) - 1), np.nan, np.float32)
-    for index, tile in enumerate(tiles):
-        mosaic[tile_slices(index, (height, width), cols)] = tile
-    return mosaic, (height, width), (rows, cols), count
+    image, cols = mosaic(tiles)
+    return image, (height, width), (math.ceil(count / cols), cols), count
+
+
+def mosaic(tiles: np.ndarray, cols: int | None = None) -> tuple[np.ndarray, int]:
+    """Tiles (N, h, w) as one image with 1-px NaN gaps, ``cols`` to a row (default: near
+    square). Returns the mosaic and the number of columns."""
+    count, height, width = tiles.shape
+    cols = cols or max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / cols))
+    padded = np.full((rows * cols, height + 1, width + 1), np.nan, np.float32)
+    padded[:count, :height, :width] = tiles
+    grid = padded.reshape(rows, cols, height + 1, width + 1).transpose(0, 2, 1, 3)
+    return grid.reshape(rows * (height + 1), cols * (width + 1))[:-1, :-1], cols
 
 
 def tile_slices(index: int, tile: tuple[int, int], cols: int) -> tuple[slice, slice]:

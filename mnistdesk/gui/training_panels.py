@@ -362,15 +362,31 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.addItem(self.caption, row=1, col=0)
         self.layout_info: tuple | None = None
         self.tiles: np.ndarray | None = None
+        self.reference: np.ndarray | None = None  # the run's initial kernel
+        self.kernel: np.ndarray | None = None
+        self.show_change = False
         self.kind = "unit"
         self.hover_text = ""
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
+    def set_reference(self, kernel: np.ndarray | None) -> None:
+        """The kernel the run starts from, for showing each weight's change since then."""
+        self.reference = None if kernel is None else np.array(kernel)
+
+    def set_show_change(self, show_change: bool) -> None:
+        """Show each weight's change since the run started instead of the weight itself: a
+        dense unit's random start otherwise hides the digit-like pattern it learns."""
+        self.show_change = show_change
+        if self.kernel is not None:
+            self.show_kernel(self.kernel)
+
     def show_kernel(self, kernel: np.ndarray | None) -> None:
         if kernel is None:
             return
+        self.kernel = kernel
+        change = self.show_change and self.reference is not None and self.reference.shape == np.shape(kernel)
         try:
-            mosaic, tile, grid, count = weight_mosaic(np.asarray(kernel))
+            mosaic, tile, grid, count = weight_mosaic(np.asarray(kernel) - self.reference if change else np.asarray(kernel))
         except ValueError:  # a model from elsewhere whose first layer is no image (e.g. 1 input)
             self.layout_info = self.tiles = None
             self.image.clear()
@@ -381,7 +397,7 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.layout_info = (tile, grid, count)
         self.tiles = mosaic
         self.image.setImage(np.nan_to_num(mosaic, nan=0.0), autoLevels=False, levels=(-limit, limit))
-        self.caption.setText(f"{count} {self.kind}s of {tile[0]}×{tile[1]} · colour ±{limit:.3g}")
+        self.caption.setText(f"{count} {self.kind}s of {tile[0]}×{tile[1]} · {'change since the start' if change else 'colour'} ±{limit:.3g}")
 
     def _on_scene_mouse_moved(self, position: QPointF) -> None:
         if self.layout_info is None or not self.view.sceneBoundingRect().contains(position):
