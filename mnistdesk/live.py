@@ -95,8 +95,9 @@ class CurveBuffer:
         return self.smooth[: self.size]
 
 
-def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], int]:
-    """Arrange a first-layer kernel as a grid of tiles with 1-px gaps (NaN).
+def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64, aspect: float = 1.0) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], int]:
+    """Arrange a first-layer kernel as a grid of tiles with 1-px gaps (NaN), its columns chosen
+    so the tiles come out largest in a view of width/height ``aspect``.
 
     Dense ``(784, units)`` → 28×28 tiles, one per unit; Conv2D ``(kh, kw, channels, filters)`` →
     kh×kw tiles, one per filter (channels averaged). Returns the mosaic, the tile shape, the grid
@@ -110,8 +111,19 @@ def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, 
         raise ValueError(f"cannot draw a first-layer kernel of shape {kernel.shape}")
     tiles = tiles[:max_tiles]
     count, height, width = tiles.shape
-    image, cols = mosaic(tiles)
+    image, cols = mosaic(tiles, best_columns(count, (height, width), aspect))
     return image, (height, width), (math.ceil(count / cols), cols), count
+
+
+def best_columns(count: int, tile: tuple[int, int], aspect: float) -> int:
+    """How many columns of ``tile``-sized tiles (with 1-px gaps) fill a view of width/height
+    ``aspect`` with the largest tiles."""
+
+    def scale(cols: int) -> float:
+        rows = math.ceil(count / cols)
+        return min(aspect / (cols * (tile[1] + 1) - 1), 1 / (rows * (tile[0] + 1) - 1))
+
+    return max(range(1, max(count, 1) + 1), key=scale)
 
 
 def mosaic(tiles: np.ndarray, cols: int | None = None) -> tuple[np.ndarray, int]:

@@ -182,8 +182,8 @@ class MainWindow(QMainWindow):
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
             ("curves", "Loss and accuracy", self.training.curves, bottom),
-            ("mistakes", "Confusion and mistakes", self.mistakes, bottom),
-            ("history", "Your drawing over training", self.history, bottom),
+            ("mistakes", "Mistakes", self.mistakes, bottom),
+            ("history", "History", self.history, bottom),
             ("activations", "Activations", self.activations, bottom),
             ("robustness", "Robustness", self.robustness, bottom),
         ):
@@ -210,7 +210,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([docks["train"], docks["eye"]], [side - 10, side], Qt.Orientation.Horizontal)
         self.resizeDocks([docks["train"], docks["weights"]], [train_height, max(height - train_height, 100)], Qt.Orientation.Vertical)
         self.resizeDocks([docks["eye"], docks["prediction"]], [side, max(height - side, 200)], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 210), 420))], Qt.Orientation.Vertical)
+        # the curves share their space with the Inspect tabs: room for the tab bar too
+        self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 226), 450))], Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:
         if self._needs_default_docks:
