@@ -131,6 +131,18 @@ def bench_training(rounds: int, epochs: int) -> dict:
     }
 
 
+def bench_inspection(rounds: int, launches: int = 3) -> dict:
+    """One drawing update with every panel on screen (strokes → 28×28 → prediction with the
+    hidden layers → all panels, painted), in fresh processes; medians over the launches."""
+    probe = str(Path(__file__).with_name("inspect_probe.py"))
+    env = {**os.environ, "PROBE_DIR": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
+    runs = []
+    for _ in range(launches):
+        out = subprocess.run([sys.executable, probe, str(rounds)], capture_output=True, text=True, env=env, check=True, timeout=600)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0]}
+
+
 def bench_pen_accuracy() -> dict:
     """The shipped model on real handwriting: the validation writers' pen trajectories (never
     trained on) drawn as on the canvas, overall, per class, small and large, and as image files."""
@@ -183,6 +195,7 @@ def main() -> int:
         "accuracy": lambda args: bench_accuracy(),
         "pen": lambda args: bench_pen_accuracy(),
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
+        "inspection": lambda args: bench_inspection(args.rounds),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Child process for ``run.py``: one timed epoch of the dense model on 60,000 MNIST-shaped
 digits, either plain (``model.fit``, no GUI) or through the app (worker thread, Keras callback,
-signals, main window with every panel live), printing one JSON line.
+signals, main window with every panel live, the Inspect panels included), printing one JSON line.
 
 In ``app`` mode it also measures how late a 16 ms QTimer on the GUI thread fires (the UI stall
 a user would feel) and the process's peak resident memory.
@@ -47,6 +47,7 @@ def plain(npz: str, config) -> dict:
 
 def app(npz: str, config) -> dict:
     import shiboken6
+    from inspect_probe import show_every_panel
     from PySide6.QtCore import QSettings, QTimer
 
     from mnistdesk.gui.app import create_app
@@ -57,6 +58,7 @@ def app(npz: str, config) -> dict:
     window = MainWindow(settings=settings, preload_tensorflow=False)
     window.resize(1280, 800)
     window.show()
+    show_every_panel(window)  # the confusion matrix, history, activations and robustness live too
     ink = np.zeros((280, 280), np.float32)
     ink[40:240, 130:150] = 1.0
     window.canvas.set_background(ink)

@@ -9,6 +9,7 @@ and ndv's models emit events) and call the session's methods; they decide nothin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
 #: snapshot is 1.6 MB, lean's 0.2 MB); past it, every other snapshot is dropped.
 SNAPSHOT_BUDGET_BYTES = 48 << 20
 MAX_SNAPSHOTS = 200
+#: Re-scoring a new drawing's history runs in slices of about this long between repaints.
+HISTORY_SLICE_S = 0.008
 
 
 class Event:
@@ -91,6 +94,7 @@ class Session:
         self.history_x: list[float] = []
         self.history_probabilities: list[np.ndarray] = []
         self.history_stale = False  # a new input: the history must be re-scored from the snapshots
+        self._to_rescore: list[tuple[float, Predictor]] = []
         self.splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.validation: dict[int, np.ndarray] = {}  # epoch → probabilities on the validation split
         self.score: SplitScore | None = None
@@ -116,7 +120,11 @@ class Session:
         if at_epoch is None:
             return
         self.snapshots.add(at_epoch, predictor)
-        if self.probabilities is not None and not self.history_stale:
+        if self.probabilities is None:
+            return
+        if self.history_stale:  # still re-scoring the older snapshots: this one comes after them
+            self._to_rescore.append((at_epoch, predictor))
+        else:
             self.history_x.append(at_epoch)
             self.history_probabilities.append(self.probabilities)
             self._emit_history()
@@ -126,8 +134,9 @@ class Session:
         if image is not None and not self.transform.is_identity():
             image = transformed(image[None], [self.transform])[0]
         self.input = image
-        self.history_stale = bool(self.snapshots.items)
         self.history_x, self.history_probabilities = [], []
+        self._to_rescore = list(self.snapshots.items) if image is not None else []
+        self.history_stale = bool(self._to_rescore)
         self.events.input_changed.emit(image)
         self._rescore()
 
@@ -145,17 +154,19 @@ class Session:
         self.events.activations_changed.emit(activations)
 
     # -- history over the run's snapshots ------------------------------------------------------
-    def refresh_history(self) -> None:
-        """Re-score the current input with every kept snapshot (after the input changed)."""
-        if not self.history_stale:
-            return
-        self.history_stale = False
-        self.history_x, self.history_probabilities = [], []
-        if self.input is not None:
-            for x, predictor in self.snapshots.items:
-                self.history_x.append(x)
-                self.history_probabilities.append(predictor.predict(self.input)[0])
+    def refresh_history(self, budget_s: float = HISTORY_SLICE_S) -> bool:
+        """Re-score the current input with the kept snapshots (after the input changed), for at
+        most about ``budget_s`` at a time, so the window stays responsive; True when done."""
+        started = time.perf_counter()
+        while self._to_rescore:  # at least one snapshot per call, however small the budget
+            x, predictor = self._to_rescore.pop(0)
+            self.history_x.append(x)
+            self.history_probabilities.append(predictor.predict(self.input)[0])
+            if time.perf_counter() - started >= budget_s:
+                break
+        self.history_stale = bool(self._to_rescore)
         self._emit_history()
+        return not self.history_stale
 
     def _emit_history(self) -> None:
         probabilities = np.array(self.history_probabilities) if self.history_probabilities else np.zeros((0, 10))
@@ -164,7 +175,7 @@ class Session:
     def start_run(self) -> None:
         """A training run begins: its snapshots, history and validation results start afresh."""
         self.snapshots.clear()
-        self.history_x, self.history_probabilities, self.history_stale = [], [], False
+        self.history_x, self.history_probabilities, self.history_stale, self._to_rescore = [], [], False, []
         self.validation = {}
         self._emit_history()
 

@@ -207,7 +207,13 @@ class _Refreshing:
     def request_refresh(self, *_ignored) -> None:
         self.pending = True
         if self.isVisible():
-            self.refresh_timer.start()
+            self.refresh_timer.start(REFRESH_MS)
+
+    def continue_refresh(self) -> None:
+        """More of the refresh is left: go on as soon as the window has repainted."""
+        self.pending = True
+        if self.isVisible():
+            self.refresh_timer.start(0)
 
     def showEvent(self, event) -> None:
         if self.pending:

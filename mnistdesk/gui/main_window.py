@@ -560,7 +560,7 @@ class MainWindow(QMainWindow):
         events.score_changed.connect(self.mistakes.show_score)
         events.selection_changed.connect(self.mistakes.show_selection)
         events.example_chosen.connect(self._on_session_example_chosen)
-        self.history.refresh_wanted.connect(self.session.refresh_history)
+        self.history.refresh_wanted.connect(self._on_history_refresh_wanted)
         self.robustness.refresh_wanted.connect(self._on_robustness_refresh_wanted)
         self.robustness.transform_changed.connect(self.session.set_transform)
         self.mistakes.matrix.cell_clicked.connect(self.session.select_cell)
@@ -573,6 +573,10 @@ class MainWindow(QMainWindow):
         """A digit from the gallery goes into the canvas as an opened image would (undoable)."""
         self.canvas.set_background(normalize(image))
         self.statusBar().showMessage("A digit from the confusion matrix is in the canvas; Ctrl+Z brings your drawing back", 5000)
+
+    def _on_history_refresh_wanted(self) -> None:
+        if not self.session.refresh_history():
+            self.history.continue_refresh()
 
     def _on_robustness_refresh_wanted(self) -> None:
         self.robustness.show_sweep(self.session.sweep(self.robustness.sweep_name()))
