@@ -76,7 +76,7 @@ def test_clicking_a_cell_lists_its_digits_most_confident_first(window, qtbot, kn
     gallery = window.mistakes.gallery.list
     assert gallery.count() == 2
     assert [gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(2)] == [1, 0]
-    assert gallery.item(0).text() == "4→9 95%"
+    assert gallery.item(0).text() == "95%" and "true 4, predicted 9" in gallery.item(0).toolTip()
     assert "2 digits 4 read as 9" in window.mistakes.gallery.caption.text()
 
 

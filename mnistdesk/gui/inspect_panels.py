@@ -56,8 +56,7 @@ class ConfusionPanel(QWidget):
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
         self.plot = _plot("Rows: the true digit; columns: what the model said. Colour: share of the row.\nClick a cell to see those digits, the most confident mistakes first.")
-        self.plot.getPlotItem().invertY(True)
-        self.plot.getPlotItem().setAspectLocked(True)
+        self.plot.getPlotItem().invertY(True)  # row 0 on top; cells stretch to fill the panel
         self.plot.setLabel("left", "true")
         self.plot.setLabel("bottom", "predicted")
         self.image = pg.ImageItem(np.zeros((10, 10)), axisOrder="row-major", levels=(0, 1))
@@ -131,7 +130,7 @@ class GalleryPanel(QWidget):
         self.list = QListWidget()
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
-        self.list.setGridSize(QSize(THUMBNAIL_PX + 24, THUMBNAIL_PX + 22))
+        self.list.setGridSize(QSize(THUMBNAIL_PX + 12, THUMBNAIL_PX + 22))
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setUniformItemSizes(True)
@@ -150,10 +149,11 @@ class GalleryPanel(QWidget):
         what = "correctly read" if true == predicted else f"read as {names[predicted]}"
         shown = indices[:MAX_THUMBNAILS]
         more = f", the {len(shown)} most confident shown" if len(indices) > len(shown) else ""
-        self.caption.setText(f"{len(indices)} digits {names[true]} {what} ({score.split}{more}). Click one to open it.")
+        digits = "1 digit" if len(indices) == 1 else f"{len(indices)} digits"
+        self.caption.setText(f"{digits} {names[true]} {what}, with the model's confidence ({score.split}{more}). Click one to open it.")
         for index in shown:
             confidence = score.probabilities[index, predicted]
-            item = QListWidgetItem(_thumbnail(score.images[index]), f"{names[true][:5]}→{names[predicted][:5]} {confidence:.0%}")
+            item = QListWidgetItem(_thumbnail(score.images[index]), f"{confidence:.0%}")
             item.setData(Qt.ItemDataRole.UserRole, int(index))
             item.setToolTip(f"true {names[true]}, predicted {names[predicted]} with {confidence:.1%}")
             self.list.addItem(item)
@@ -177,8 +177,8 @@ class MistakesPanel(QSplitter):
         self.matrix, self.gallery = ConfusionPanel(), GalleryPanel()
         self.addWidget(self.matrix)
         self.addWidget(self.gallery)
-        self.setStretchFactor(0, 3)
-        self.setStretchFactor(1, 2)
+        self.setStretchFactor(0, 1)
+        self.setStretchFactor(1, 1)
         self.setChildrenCollapsible(False)
 
     def set_class_names(self, names: Sequence[str]) -> None:
@@ -242,7 +242,7 @@ class HistoryPanel(_Refreshing, QWidget):
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         self.plot = _plot("Your drawing's probability for each class at every weight snapshot of this run.\nA new drawing is re-scored with the snapshots kept so far.")
         self.plot.setLabel("bottom", "epoch")
-        self.plot.setYRange(0, 1.02, padding=0)
+        self.plot.setYRange(0, 1.3, padding=0)  # the legend sits above 100%
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=5)
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
@@ -254,8 +254,7 @@ class HistoryPanel(_Refreshing, QWidget):
         layout.addWidget(self.plot, 1)
 
     def set_class_names(self, names: Sequence[str]) -> None:
-        for (_, label), name in zip(self.legend.items, names):
-            label.setText(name[:8])
+        _name_legend(self.legend, names)
 
     def show_history(self, x: np.ndarray, probabilities: np.ndarray) -> None:
         for index, curve in enumerate(self.curves):
@@ -266,6 +265,11 @@ class HistoryPanel(_Refreshing, QWidget):
             self.plot.setXRange(float(x[0]), max(float(x[-1]), float(x[0]) + 0.05), padding=0.02)
         else:
             self.caption.setText("Train a model to watch it change its mind about your drawing")
+
+
+def _name_legend(legend: pg.LegendItem, names: Sequence[str]) -> None:
+    for (_, label), name in zip(legend.items, names):
+        label.setText(name[:8])
 
 
 class ActivationsPanel(pg.GraphicsLayoutWidget):
@@ -364,9 +368,11 @@ class RobustnessPanel(_Refreshing, QWidget):
         row.addStretch(1)
         row.addWidget(self.reset)
         self.plot = _plot("Each class's probability as the chosen slider runs over its whole range, the other sliders as set.\nThe line marks the slider's position.")
-        self.plot.setYRange(0, 1.02, padding=0)
+        self.plot.setYRange(0, 1.3, padding=0)  # the legend sits above 100%
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.5, 1.0)]])
-        self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=2)) for colour in CLASS_COLOURS]
+        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=5)
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=2), name=str(i)) for i, colour in enumerate(CLASS_COLOURS)]
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen((60, 60, 60), style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.marker)
         self.verdict = QLabel("Draw a digit, then move a slider")
@@ -386,6 +392,7 @@ class RobustnessPanel(_Refreshing, QWidget):
 
     def set_class_names(self, names: Sequence[str]) -> None:
         self.class_names = list(names)
+        _name_legend(self.legend, names)
 
     def transform(self) -> Transform:
         return Transform(**{name: self.sliders[name].value() / steps for name, (_, _, steps) in SLIDERS.items()})
