@@ -17,7 +17,6 @@ import numpy as np
 
 from mnistdesk.data import load_dataset
 from mnistdesk.engine import Predictor
-from mnistdesk.evaluation import predict_all
 from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
 
 #: Weight snapshots kept per run for re-scoring a new drawing's history (a dense model's
@@ -218,16 +217,6 @@ class Session:
             self.events.example_chosen.emit(self.score.images[index])
 
 
-def score_split(predictor: Predictor, name: str, images: np.ndarray, labels: np.ndarray) -> SplitScore:
-    """``predictor``'s predictions on a labelled split, e.g. the test split of a finished model."""
-    return SplitScore(name, images, labels, predict_all(predictor, images))
-
-
-def _weight_bytes(predictor: Predictor) -> int:
-    specs = getattr(predictor, "specs", ())
-    return sum(w.nbytes for spec in specs for w in spec.weights) or 1
-
-
 #: Datasets that ship with mnistdesk: their test digits never need a download.
 BUNDLED_DATASETS = ("sample", "pen", "sample+pen")
 
@@ -240,3 +229,8 @@ def bundled_test_split(dataset: str | None, class_names: list[str] | None = None
     name = dataset if dataset in BUNDLED_DATASETS else "sample"
     data = load_dataset(name)
     return f"test split of the bundled {name} digits", data.x_test, data.y_test
+
+
+def _weight_bytes(predictor: Predictor) -> int:
+    specs = getattr(predictor, "specs", ())
+    return sum(w.nbytes for spec in specs for w in spec.weights) or 1

@@ -281,7 +281,6 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
         self.setToolTip("What the hidden layers compute for your drawing: one tile per feature map (conv)\nor one pixel per unit (dense), each layer scaled to its own strongest response.")
         self.layout_key: tuple = ()
         self.images: list[pg.ImageItem] = []
-        self.captions: list[pg.LabelItem] = []
         self.lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
         self.placeholder = self.addLabel("Draw a digit to see the hidden layers' activations", color=CAPTION)
 
@@ -289,28 +288,26 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
         key = tuple((name, values.shape) for name, values in activations)
         if key != self.layout_key:
             self._build(key)
-        for image, caption, (name, values) in zip(self.images, self.captions, activations):
+        for image, (_, values) in zip(self.images, activations):
             picture = activation_image(values)
             top = float(np.nanmax(picture)) if np.isfinite(picture).any() else 0.0
             image.setImage(picture, autoLevels=False, levels=(0.0, top or 1.0))
-            caption.setText(f"{name} · {_shape_text(values.shape)} · max {top:.2g}")
 
     def _build(self, key: tuple) -> None:
         """New layers (another model): one view per layer, side by side; built once per model."""
         self.clear()
-        self.layout_key, self.images, self.captions = key, [], []
+        self.layout_key, self.images = key, []
         if not key:
             self.placeholder = self.addLabel("Draw a digit to see the hidden layers' activations", color=CAPTION)
             return
         for column, (name, shape) in enumerate(key):
-            caption = self.addLabel(name, row=0, col=column, color=CAPTION, size="8pt")
+            self.addLabel(f"{name} · {_shape_text(shape)}", row=0, col=column, color=CAPTION, size="8pt")  # once: a label's layout is costly
             view = self.addViewBox(row=1, col=column, lockAspect=True, enableMouse=False, invertY=True)
             view.setMenuEnabled(False)
             image = pg.ImageItem(axisOrder="row-major")
             image.setLookupTable(self.lut)
             view.addItem(image)
             self.images.append(image)
-            self.captions.append(caption)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -351,6 +351,7 @@ class MainWindow(QMainWindow):
         self.training.current_model = (self.trained_model, path, metadata)
         self._update_model_label()
         self.session.set_predictor(predictor)
+        self.robustness.request_refresh()
         test = self.session.splits.get("test") if self.trained_model is not None else None
         if test is not None:
             self.test_scorer.request(predictor, lambda: (f"test split of {Path(metadata.get('dataset', 'the data')).name}", *test))
@@ -442,7 +443,6 @@ class MainWindow(QMainWindow):
     def _on_training_run_started(self, info: dict) -> None:
         self.tensorflow_label.setText("TensorFlow: ready")  # the worker has imported it
         self.session.start_run()
-        self.test_scorer.cancel()  # the run's own validation takes over the confusion matrix
         self.model_metadata = {"architecture": info["architecture"], "dataset": info["dataset"]}
         self.trained_model, self.unsaved = None, False
         if not info.get("continued"):
@@ -463,6 +463,7 @@ class MainWindow(QMainWindow):
     def _on_training_running_changed(self, running: bool) -> None:
         if running:
             self.tensorflow_timer.stop()  # the worker imports TensorFlow itself
+            self.test_scorer.cancel()  # the run needs the CPU; its validation takes over the matrix
         for action in self.model_actions:
             action.setEnabled(not running)
 
@@ -553,7 +554,9 @@ class MainWindow(QMainWindow):
         events.input_changed.connect(self.history.request_refresh)
         events.scored.connect(self.softmax.show_probabilities)
         events.scored.connect(self.prediction_made.emit)
-        events.scored.connect(self.robustness.request_refresh)
+        # The sweep follows the drawing and the sliders (and a model put to use), not each
+        # training snapshot: 25 inputs scored 5 times a second would tax a training run.
+        events.input_changed.connect(self.robustness.request_refresh)
         events.activations_changed.connect(self.activations.show_activations)
         events.history_changed.connect(self.history.show_history)
         events.transform_changed.connect(self.robustness.show_transform)

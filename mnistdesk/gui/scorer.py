@@ -1,7 +1,7 @@
 """Scoring the model in use on its test digits off the GUI thread, for the confusion matrix: a
 thousand digits take about a second in numpy, ten thousand several. Only while the matrix is
 on screen (no work for a panel nobody looks at), one scoring at a time, the newest request
-winning."""
+winning, and never during a training run."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+import threading
+
+import numpy as np
+
 from mnistdesk.engine import Predictor
+from mnistdesk.evaluation import BATCH, predict_all
 from mnistdesk.inspection import SplitScore
-from mnistdesk.session import score_split
 
 #: Loads the digits to score: (what to call them, uint8 images, labels), or None if there are none.
 SplitSource = Callable[[], "tuple[str, object, object] | None"]
@@ -25,13 +29,21 @@ class _Job(QObject):
         self.predictor, self.source = predictor, source
         self.score: SplitScore | None = None
         self.error: str | None = None
+        self.cancelled = threading.Event()
 
     @Slot()
     def run(self) -> None:
         try:
             split = self.source()
-            if split is not None:
-                self.score = score_split(self.predictor, *split)
+            if split is None:
+                return
+            name, images, labels = split
+            parts = []
+            for start in range(0, len(images), BATCH):  # a batch at a time, so a training run can cut it short
+                if self.cancelled.is_set():
+                    return
+                parts.append(predict_all(self.predictor, images[start : start + BATCH]))
+            self.score = SplitScore(name, images, labels, np.concatenate(parts))
         except Exception as error:  # a failed scoring leaves the matrix as it was, with a message
             self.error = f"{type(error).__name__}: {error}"
         finally:
@@ -57,8 +69,11 @@ class TestScorer(QObject):
         self._start()
 
     def cancel(self) -> None:
-        """Forget a scoring not started yet (a training run's validation takes over)."""
+        """Drop any scoring, stopping one under way within a batch: a training run starts (it
+        needs the CPU, and its validation takes over the matrix)."""
         self.pending = None
+        if self.job is not None:
+            self.job.cancelled.set()
 
     def set_active(self, active: bool) -> None:
         self.active = active
@@ -89,7 +104,7 @@ class TestScorer(QObject):
 
     def shutdown(self) -> None:
         """Wait for a scoring under way (at most a few seconds of numpy) before the window goes."""
-        self.pending = None
+        self.cancel()
         self.active = False
         if self.thread is not None:
             self.thread.quit()
