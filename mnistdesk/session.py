@@ -23,6 +23,8 @@ from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
 #: snapshot is 1.6 MB, lean's 0.2 MB); past it, every other snapshot is dropped.
 SNAPSHOT_BUDGET_BYTES = 48 << 20
 MAX_SNAPSHOTS = 200
+#: Points of the drawing's history kept during a run (it is thinned like the snapshots).
+MAX_HISTORY_POINTS = 400
 #: Re-scoring a new drawing's history runs in slices of about this long between repaints.
 HISTORY_SLICE_S = 0.008
 
@@ -126,6 +128,9 @@ class Session:
         else:
             self.history_x.append(at_epoch)
             self.history_probabilities.append(self.probabilities)
+            if len(self.history_x) > MAX_HISTORY_POINTS:  # a long run: every other point, the newest kept
+                self.history_x = self.history_x[-2::-2][::-1] + self.history_x[-1:]
+                self.history_probabilities = self.history_probabilities[-2::-2][::-1] + self.history_probabilities[-1:]
             self._emit_history()
 
     def _update_input(self) -> None:

@@ -13,7 +13,7 @@ from mnistdesk.engine import Engine, load_predictor
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.main_window import MainWindow
 from mnistdesk.inspection import SplitScore, Transform, per_class_accuracy, row_normalised, transformed
-from mnistdesk.session import Session, Snapshots
+from mnistdesk.session import Session, Snapshots, bundled_test_split
 
 TIMEOUT_MS = 60_000
 
@@ -205,3 +205,22 @@ def test_rotation_slider_changes_what_the_model_sees_and_the_sweep_shows_the_fli
     assert window.robustness.verdict.text().startswith("Reads as")
     window.robustness.reset.click()
     np.testing.assert_allclose(window.last_input, drawn)
+
+
+def test_an_opened_model_is_scored_on_test_digits_once_the_matrix_is_shown(window, qtbot, monkeypatch):
+    from mnistdesk.gui import main_window
+
+    # The sample's (the pen digits are drawn on first use, slowly in a fresh test cache).
+    name, images, labels = bundled_test_split("sample", [str(d) for d in range(10)])
+    assert name == "test split of the bundled sample digits" and len(labels) == 1000
+    assert bundled_test_split("fashion_mnist", ["T-shirt/top"] * 10) is None, "no digits to score a model of other classes on"
+    # A tenth of them, so that a busy test machine scores them in time.
+    monkeypatch.setattr(main_window, "bundled_test_split", lambda *args: (name, images[::10], labels[::10]))
+    window.open_model(paths.SHIPPED_MODEL_PATH)
+    assert window.session.score is None, "no work for a panel nobody looks at"
+    window._show_dock(window.docks["mistakes"])
+    qtbot.waitUntil(lambda: window.session.score is not None, timeout=TIMEOUT_MS)
+    score = window.session.score
+    assert score.split == name and len(score.labels) == 100
+    assert window.mistakes.matrix.title.text().startswith("Test split of the bundled sample digits: 100 digits, accuracy")
+    assert score.accuracy() > 0.9

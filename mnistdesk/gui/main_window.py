@@ -253,6 +253,9 @@ class MainWindow(QMainWindow):
             if key not in INSPECT_DOCKS:
                 view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
+        self._action(view_menu, "Toggle &naive preprocessing", "Ctrl+N", lambda: self.mode_box.setCurrentIndex(1 - self.mode_box.currentIndex()))
+        log_loss = self._action(view_menu, "&Log-scale loss", "Ctrl+L", self.training.curves.set_log_loss, "Show the loss on a logarithmic axis")
+        log_loss.setCheckable(True)
         inspect_menu = self.menuBar().addMenu("&Inspect")
         for number, (key, tip) in enumerate(INSPECT_DOCKS.items(), start=1):
             dock = self.docks[key]
@@ -261,9 +264,6 @@ class MainWindow(QMainWindow):
         inspect_menu.addSeparator()
         change = self._action(inspect_menu, "First-layer weights as &change since start", None, self.training.weights.set_show_change, "Show how much each first-layer weight moved since the run began (dense units' digit-like patterns stand out)")
         change.setCheckable(True)
-        self._action(view_menu, "Toggle &naive preprocessing", "Ctrl+N", lambda: self.mode_box.setCurrentIndex(1 - self.mode_box.currentIndex()))
-        log_loss = self._action(view_menu, "&Log-scale loss", "Ctrl+L", self.training.curves.set_log_loss, "Show the loss on a logarithmic axis")
-        log_loss.setCheckable(True)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self._show_shortcuts)
         self._action(help_menu, "&About mnistdesk", None, self._show_about)
