@@ -663,7 +663,7 @@ class MainWindow(QMainWindow):
         self.tensorflow_timer.stop()
         self.history.refresh_timer.stop()
         self.robustness.refresh_timer.stop()
-        self.test_scorer.shutdown()
+        self.test_scorer.cancel()  # ends within a batch; wait_for_threads waits for it
         self.statusBar().clearMessage()  # stops the message's own timeout timer
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
