@@ -224,3 +224,21 @@ def test_an_opened_model_is_scored_on_test_digits_once_the_matrix_is_shown(windo
     assert score.split == name and len(score.labels) == 100
     assert window.mistakes.matrix.title.text().startswith("Test split of the bundled sample digits: 100 digits, accuracy")
     assert score.accuracy() > 0.9
+
+
+def test_first_layer_weights_can_show_their_change_since_the_run_began(qtbot):
+    from mnistdesk.gui.training_panels import WeightsPanel
+
+    configure_pyqtgraph()
+    panel = WeightsPanel()
+    qtbot.addWidget(panel)
+    start = np.random.default_rng(0).normal(0, 0.05, (784, 16)).astype(np.float32)
+    learned = start.copy()
+    learned[:, 3] += 0.5  # one unit moved a lot
+    panel.set_reference(start)
+    panel.show_kernel(learned)
+    assert "colour" in panel.caption.text
+    panel.set_show_change(True)
+    assert "change since the start ±0.5" in panel.caption.text
+    changes = np.nan_to_num(panel.tiles)
+    assert np.isclose(np.abs(changes).max(), 0.5) and np.count_nonzero(changes) == 784
