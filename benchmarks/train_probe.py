@@ -109,6 +109,7 @@ def app(npz: str, config) -> dict:
         n_train = len(archive["y_train"])
     seconds = marks["end"] - marks["start"]
     window.close()
+    window.wait_for_threads()  # the finished model's test scoring (the matrix is on screen)
     shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
     return {
         "samples_per_s": n_train * config.epochs / seconds,
