@@ -192,6 +192,18 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) ->
     return results
 
 
+def bench_inspection(rounds: int, launches: int = 3) -> dict:
+    """One drawing update with every panel on screen (strokes → 28×28 → prediction with the
+    hidden layers → all panels, painted), in fresh processes; medians over the launches."""
+    probe = str(Path(__file__).with_name("inspect_probe.py"))
+    env = {**os.environ, "PROBE_DIR": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
+    runs = []
+    for _ in range(launches):
+        out = subprocess.run([sys.executable, probe, str(rounds)], capture_output=True, text=True, env=env, check=True, timeout=600)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0]}
+
+
 def bench_pen_accuracy() -> dict:
     """The shipped model on real handwriting: the validation writers' pen trajectories (never
     trained on) drawn as on the canvas, overall, per class, small and large, and as image files."""
@@ -291,6 +303,7 @@ def main() -> int:
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
         "finetune": lambda args: bench_finetune(),
         "responsiveness": lambda args: bench_responsiveness(args.draw_seconds, args.cnn_rounds, args.tensorboard_pairs),
+        "inspection": lambda args: bench_inspection(args.rounds),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()

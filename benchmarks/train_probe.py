@@ -77,6 +77,7 @@ def tensorboard(npz: str, config, pairs: int) -> dict:
 
 def training_window(npz: str, config):
     """The app's main window at 1280×800, its Train panel set to ``config`` on ``npz``."""
+    from inspect_probe import show_every_panel
     from PySide6.QtCore import QSettings
 
     from mnistdesk.gui.app import create_app
@@ -95,6 +96,7 @@ def training_window(npz: str, config):
     panel.epochs.setValue(config.epochs)
     panel.batch_size.setValue(config.batch_size)
     panel.augment.setChecked(False)
+    show_every_panel(window)  # the confusion matrix, history, activations and robustness live too
     return application, window
 
 
@@ -102,6 +104,7 @@ def close_window(window) -> None:
     import shiboken6
 
     window.close()
+    window.wait_for_threads()  # the finished model's test scoring (the matrix is on screen)
     shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
 
 

@@ -30,7 +30,7 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, spec: Augmentati
     zoom = rng.uniform(*spec.zoom, n)
     shift = rng.uniform(-spec.max_shift_px, spec.max_shift_px, (n, 2))
     wobble = _smooth_field(rng, n, height, width, spec.elastic_px)
-    out = _warp(images.astype(np.float32), angle, shear, zoom, shift, wobble)
+    out = warp(images.astype(np.float32), angle, shear, zoom, shift, wobble)
     change = rng.random(n)
     thicker = change < spec.thickness_probability / 2
     thinner = (change >= spec.thickness_probability / 2) & (change < spec.thickness_probability)
@@ -55,7 +55,7 @@ def linear_weights(positions: np.ndarray, knots: int) -> np.ndarray:
     return np.maximum(0.0, 1.0 - np.abs(positions[:, None] - np.arange(knots, dtype=np.float32)[None])).astype(np.float32)
 
 
-def _warp(images: np.ndarray, angle: np.ndarray, shear: np.ndarray, zoom: np.ndarray, shift: np.ndarray, wobble: np.ndarray) -> np.ndarray:
+def warp(images: np.ndarray, angle: np.ndarray, shear: np.ndarray, zoom: np.ndarray, shift: np.ndarray, wobble: np.ndarray) -> np.ndarray:
     """Rotate, slant and zoom about the image centre, shift, and wobble; bilinear, zeros outside."""
     n, height, width = images.shape
     centre = np.array([(height - 1) / 2, (width - 1) / 2], np.float32)

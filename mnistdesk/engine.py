@@ -86,6 +86,8 @@ class Engine:
     def __init__(self, specs: Sequence[LayerSpec]):
         self.specs = tuple(specs)
         self._ops = [_build_op(spec) for spec in self.specs]
+        weighted = [i for i, spec in enumerate(self.specs) if spec.class_name in ("Conv2D", "Dense")]
+        self._hidden = {i: str(self.specs[i].config.get("name", f"layer {i}")) for i in weighted[:-1]}
         self.input_shape = _input_shape(self.specs)
         self.note: str | None = None
         if needs_softmax(self.predict(PROBE_IMAGE)):
@@ -94,14 +96,23 @@ class Engine:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for images (N, 28, 28) or (N, 28, 28, 1), or one (28, 28) image."""
+        return self.activations(images, hidden=False)[0]
+
+    def activations(self, images: np.ndarray, hidden: bool = True) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
+        """Probabilities, and (in the same pass) each hidden layer's output by layer name: every
+        Conv2D and every Dense but the last, after its activation, as a Keras sub-model ending
+        at that layer would give it."""
         x = np.asarray(images, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
         x = x.reshape((x.shape[0], *self.input_shape))
+        outputs = []
         with np.errstate(over="ignore", invalid="ignore"):  # a crafted model's overflow is caught by the caller, not printed
-            for op in self._ops:
+            for index, op in enumerate(self._ops):
                 x = op(x)
-        return x
+                if hidden and index in self._hidden:
+                    outputs.append((self._hidden[index], x))
+        return x, outputs
 
     def with_weights(self, weights: Sequence[Sequence[np.ndarray]]) -> Engine:
         """The same architecture with new weights (one list per layer), e.g. a training snapshot."""

@@ -42,7 +42,11 @@ def predict_all(predictor: Predictor, images: np.ndarray) -> np.ndarray:
 
 def evaluate(predictor: Predictor, images: np.ndarray, labels: np.ndarray) -> Evaluation:
     """Score ``predictor`` on uint8 ``images`` (N, 28, 28) with integer ``labels``."""
-    probabilities = predict_all(predictor, images)
+    return score(predict_all(predictor, images), labels)
+
+
+def score(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Loss (as Keras computes sparse cross-entropy), accuracy and confusion of predictions."""
     labels = labels.astype(np.int64)
     predicted = probabilities.argmax(axis=1)
     picked = np.clip(probabilities[np.arange(len(labels)), labels], EPSILON, 1 - EPSILON)

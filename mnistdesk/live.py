@@ -95,8 +95,9 @@ class CurveBuffer:
         return self.smooth[: self.size]
 
 
-def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], int]:
-    """Arrange a first-layer kernel as a grid of tiles with 1-px gaps (NaN).
+def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64, aspect: float = 1.0) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], int]:
+    """Arrange a first-layer kernel as a grid of tiles with 1-px gaps (NaN), its columns chosen
+    so the tiles come out largest in a view of width/height ``aspect``.
 
     Dense ``(784, units)`` → 28×28 tiles, one per unit; Conv2D ``(kh, kw, channels, filters)`` →
     kh×kw tiles, one per filter (channels averaged). Returns the mosaic, the tile shape, the grid
@@ -110,12 +111,31 @@ def weight_mosaic(kernel: np.ndarray, max_tiles: int = 64) -> tuple[np.ndarray, 
         raise ValueError(f"cannot draw a first-layer kernel of shape {kernel.shape}")
     tiles = tiles[:max_tiles]
     count, height, width = tiles.shape
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    mosaic = np.full((rows * (height + 1) - 1, cols * (width + 1) - 1), np.nan, np.float32)
-    for index, tile in enumerate(tiles):
-        mosaic[tile_slices(index, (height, width), cols)] = tile
-    return mosaic, (height, width), (rows, cols), count
+    image, cols = mosaic(tiles, best_columns(count, (height, width), aspect))
+    return image, (height, width), (math.ceil(count / cols), cols), count
+
+
+def best_columns(count: int, tile: tuple[int, int], aspect: float) -> int:
+    """How many columns of ``tile``-sized tiles (with 1-px gaps) fill a view of width/height
+    ``aspect`` with the largest tiles."""
+
+    def scale(cols: int) -> float:
+        rows = math.ceil(count / cols)
+        return min(aspect / (cols * (tile[1] + 1) - 1), 1 / (rows * (tile[0] + 1) - 1))
+
+    return max(range(1, max(count, 1) + 1), key=scale)
+
+
+def mosaic(tiles: np.ndarray, cols: int | None = None) -> tuple[np.ndarray, int]:
+    """Tiles (N, h, w) as one image with 1-px NaN gaps, ``cols`` to a row (default: near
+    square). Returns the mosaic and the number of columns."""
+    count, height, width = tiles.shape
+    cols = cols or max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / cols))
+    padded = np.full((rows * cols, height + 1, width + 1), np.nan, np.float32)
+    padded[:count, :height, :width] = tiles
+    grid = padded.reshape(rows, cols, height + 1, width + 1).transpose(0, 2, 1, 3)
+    return grid.reshape(rows * (height + 1), cols * (width + 1))[:-1, :-1], cols
 
 
 def tile_slices(index: int, tile: tuple[int, int], cols: int) -> tuple[slice, slice]:

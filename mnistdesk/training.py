@@ -18,7 +18,7 @@ import numpy as np
 from mnistdesk.augment import augment_batch
 from mnistdesk.data import Dataset, normalize
 from mnistdesk.engine import Engine
-from mnistdesk.evaluation import evaluate
+from mnistdesk.evaluation import evaluate, score
 from mnistdesk.live import RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
 from mnistdesk.models import TrainConfig, build_model, save_model
 
@@ -73,15 +73,18 @@ def training_batches(dataset: Dataset, config: TrainConfig) -> Batches:
     return Batches(dataset.x_train, dataset.y_train, config.batch_size, config.augment, seed=config.seed, indices=train_indices)
 
 
-def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0) -> dict[str, list[float]]:
+def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0, on_validation: Callable[[int, np.ndarray], None] | None = None) -> dict[str, list[float]]:
     """``model.fit`` for ``config.epochs`` more epochs, validating each epoch on the held-out
-    validation split. The test split is not touched here: :func:`describe` scores it once."""
+    validation split; ``on_validation(epoch, probabilities)`` gets that pass's predictions.
+    The test split is not touched here: :func:`describe` scores it once."""
     _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
-    validation = Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=validation_indices) if len(validation_indices) else None
     callbacks = list(callbacks)
+    if len(validation_indices):
+        batches = Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=validation_indices)
+        callbacks.insert(0, ValidationPass(batches, dataset.y_train[validation_indices], on_validation))
     if config.lr_schedule == "cosine":
         callbacks.append(cosine_decay(config.resolved_learning_rate(), initial_epoch, config.epochs))
-    history = model.fit(training_batches(dataset, config), validation_data=validation, epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+    history = model.fit(training_batches(dataset, config), epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
     return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
@@ -90,6 +93,25 @@ def cosine_decay(rate: float, first_epoch: int, epochs: int) -> keras.callbacks.
     per epoch: the last epochs take small steps, so the run ends on settled weights rather than
     wherever the last large steps left them."""
     return keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * (epoch - first_epoch) / epochs)))
+
+
+class ValidationPass(keras.callbacks.Callback):
+    """Validates at the end of each epoch with one ``predict`` over the validation split, and
+    derives ``val_loss`` and ``val_accuracy`` from it as Keras's own validation would: the
+    same single pass also gives every digit's probabilities, for a confusion matrix. Runs
+    before the other callbacks, so they (and the history) see the validation values."""
+
+    def __init__(self, batches: Batches, labels: np.ndarray, on_predictions: Callable[[int, np.ndarray], None] | None = None):
+        super().__init__()
+        self.batches, self.labels, self.on_predictions = batches, labels, on_predictions
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        probabilities = np.asarray(self.model.predict(self.batches, verbose=0))
+        validation = score(probabilities, self.labels)
+        if logs is not None:
+            logs.update(val_loss=validation.loss, val_accuracy=validation.accuracy)
+        if self.on_predictions is not None:
+            self.on_predictions(epoch, probabilities)
 
 
 def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), model: Any = None) -> tuple[Any, dict[str, Any]]:

@@ -24,14 +24,18 @@ from PySide6.QtWidgets import (
 )
 
 from mnistdesk import __version__, paths
+from mnistdesk.data import normalize
 from mnistdesk.engine import Engine, Predictor
 from mnistdesk.gui.canvas import DrawingCanvas
+from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
+from mnistdesk.gui.scorer import TestScorer
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.imagefile import ImageFileError, load_ink
 from mnistdesk.models import ModelFileError, copy_model_file, save_model
 from mnistdesk.preprocess import preprocess
+from mnistdesk.session import Session, bundled_test_split
 from mnistdesk.settings import text_list_setting, text_setting
 from mnistdesk.untrusted import file_problem
 
@@ -42,6 +46,13 @@ TENSORFLOW_IDLE_MS = 1500
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MODE_LABELS = {"mnist": "MNIST preprocessing", "naive": "Naive: whole canvas → 28×28"}
 MAX_RECENT_MODELS = 8
+#: The Inspect panels (tabbed under the canvas), with what each is for.
+INSPECT_DOCKS = {
+    "mistakes": "Which digits the model confuses: click a cell of the matrix to see those digits, click one to open it",
+    "history": "Your drawing's class probabilities at every weight snapshot of the training run",
+    "activations": "What the hidden layers compute for your drawing, live",
+    "robustness": "Shift, rotate, scale and thicken the model's input: where does the answer flip?",
+}
 #: The window waits this long for a model to load; a slower one (Keras must be imported)
 #: finishes in the background while the window stays responsive.
 OPEN_WAIT_MS = 500
@@ -77,10 +88,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
-        self.predictor: Predictor | None = None
+        self.session = Session()  # the drawing's input, the predictor and what the panels show
         self.model_path: Path | None = None
-        self.last_input: np.ndarray | None = None
-        self.last_probabilities: np.ndarray | None = None
         self.trained_model = None  # a Keras model trained in this session, until saved
         self.model_metadata: dict = {}
         self.unsaved = False
@@ -91,6 +100,11 @@ class MainWindow(QMainWindow):
         self.canvas = DrawingCanvas()
         self.eye = ModelEyePanel()
         self.softmax = SoftmaxPanel()
+        self.mistakes = MistakesPanel()
+        self.history = HistoryPanel()
+        self.activations = ActivationsPanel()
+        self.robustness = RobustnessPanel()
+        self.test_scorer = TestScorer(self)
         self.mode_box = QComboBox()
         for mode, label in MODE_LABELS.items():
             self.mode_box.addItem(label, mode)
@@ -127,6 +141,9 @@ class MainWindow(QMainWindow):
         self.training.running_changed.connect(self._on_training_running_changed)
         self.training.message.connect(self._on_training_message)
         self.training.may_replace_model = self._may_replace_model
+        self.training.splits_ready.connect(self.session.set_splits)
+        self.training.validation_scored.connect(self.session.set_validation)
+        self._connect_session()
 
         self._restore_settings()
         requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
@@ -165,12 +182,20 @@ class MainWindow(QMainWindow):
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
             ("curves", "Loss and accuracy", self.training.curves, bottom),
+            ("mistakes", "Mistakes", self.mistakes, bottom),
+            ("history", "History", self.history, bottom),
+            ("activations", "Activations", self.activations, bottom),
+            ("robustness", "Robustness", self.robustness, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
+        # The Inspect panels share the space under the canvas with the curves, as tabs.
+        for key in INSPECT_DOCKS:
+            self.tabifyDockWidget(self.docks["curves"], self.docks[key])
+        self.docks["curves"].raise_()
         # Full-height side columns: training controls over the weights on the left, what the
         # model sees over what it predicts on the right, the curves under the canvas.
         self.setCorner(Qt.Corner.BottomLeftCorner, left)
@@ -185,7 +210,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([docks["train"], docks["eye"]], [side - 10, side], Qt.Orientation.Horizontal)
         self.resizeDocks([docks["train"], docks["weights"]], [train_height, max(height - train_height, 100)], Qt.Orientation.Vertical)
         self.resizeDocks([docks["eye"], docks["prediction"]], [side, max(height - side, 200)], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 210), 420))], Qt.Orientation.Vertical)
+        # the curves share their space with the Inspect tabs: room for the tab bar too
+        self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 226), 450))], Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:
         if self._needs_default_docks:
@@ -223,15 +249,28 @@ class MainWindow(QMainWindow):
         self._action(train_menu, "&Pause / resume", "Ctrl+P", self.training.toggle_pause, "Pause between batches, or resume")
         self._action(train_menu, "&Stop", "Ctrl+.", self.training.stop, "Stop after the current batch and keep the model")
         view_menu = self.menuBar().addMenu("&View")
-        for dock in self.docks.values():
-            view_menu.addAction(dock.toggleViewAction())
+        for key, dock in self.docks.items():
+            if key not in INSPECT_DOCKS:
+                view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         self._action(view_menu, "Toggle &naive preprocessing", "Ctrl+N", lambda: self.mode_box.setCurrentIndex(1 - self.mode_box.currentIndex()))
         log_loss = self._action(view_menu, "&Log-scale loss", "Ctrl+L", self.training.curves.set_log_loss, "Show the loss on a logarithmic axis")
         log_loss.setCheckable(True)
+        inspect_menu = self.menuBar().addMenu("&Inspect")
+        for number, (key, tip) in enumerate(INSPECT_DOCKS.items(), start=1):
+            dock = self.docks[key]
+            self._action(inspect_menu, f"&{dock.windowTitle()}", f"Alt+{number}", lambda checked=False, dock=dock: self._show_dock(dock), tip)
+            dock.setToolTip(tip)
+        inspect_menu.addSeparator()
+        change = self._action(inspect_menu, "First-layer weights as &change since start", None, self.training.weights.set_show_change, "Show how much each first-layer weight moved since the run began (dense units' digit-like patterns stand out)")
+        change.setCheckable(True)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self._show_shortcuts)
         self._action(help_menu, "&About mnistdesk", None, self._show_about)
+
+    def _show_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
 
     def _action(self, menu, text, shortcut, slot, tip: str | None = None) -> QAction:
         action = QAction(text, self)
@@ -287,6 +326,7 @@ class MainWindow(QMainWindow):
             self._on_model_open_failed(loader.path, loader.error, loader.quiet)
             return False
         self.trained_model, self.unsaved = None, False
+        self.training.weights.set_reference(None)  # not a run's model: no start to compare with
         self._use_model(loader.predictor, loader.path, loader.metadata)
         self.training.curves.show_history(loader.metadata.get("history"))
         self.settings.setValue("model/path", str(loader.path))
@@ -302,13 +342,21 @@ class MainWindow(QMainWindow):
             self.open_model(paths.SHIPPED_MODEL_PATH, wait_ms=STARTUP_OPEN_WAIT_MS)
 
     def _use_model(self, predictor: Predictor, path: Path | None, metadata: dict) -> None:
-        self.predictor, self.model_path, self.model_metadata = predictor, path, metadata
-        self.softmax.set_class_names(metadata.get("class_names") or [str(d) for d in range(10)])
+        self.model_path, self.model_metadata = path, metadata
+        names = metadata.get("class_names") or [str(d) for d in range(10)]
+        for panel in (self.softmax, self.mistakes, self.history, self.robustness):
+            panel.set_class_names(names)
         first_layer = getattr(predictor, "first_layer_weights", None)
         self.training.weights.show_kernel(first_layer() if first_layer else None)
         self.training.current_model = (self.trained_model, path, metadata)
         self._update_model_label()
-        self._score()
+        self.session.set_predictor(predictor)
+        self.robustness.request_refresh()
+        test = self.session.splits.get("test") if self.trained_model is not None else None
+        if test is not None:
+            self.test_scorer.request(predictor, lambda: (f"test split of {Path(metadata.get('dataset', 'the data')).name}", *test))
+        else:
+            self.test_scorer.request(predictor, lambda: bundled_test_split(metadata.get("dataset"), metadata.get("class_names")))
 
     def _update_model_label(self, training: bool = False) -> None:
         metadata, path = self.model_metadata, self.model_path
@@ -388,15 +436,13 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     # -- training ------------------------------------------------------------------------------
-    def _on_training_predictor_changed(self, engine: Engine) -> None:
-        """A new weight snapshot (at most ~5 a second): re-score the drawing with it, unless a
-        prediction for a fresh stroke is due anyway (it will use these weights)."""
-        self.predictor = engine
-        if not self.prediction_timer.isActive():
-            self._score()
+    def _on_training_predictor_changed(self, engine: Engine, trained_epochs: float) -> None:
+        """A new weight snapshot (at most ~10 a second): re-score the drawing with it."""
+        self.session.set_predictor(engine, at_epoch=trained_epochs)
 
     def _on_training_run_started(self, info: dict) -> None:
         self.tensorflow_label.setText("TensorFlow: ready")  # the worker has imported it
+        self.session.start_run()
         self.model_metadata = {"architecture": info["architecture"], "dataset": info["dataset"]}
         self.trained_model, self.unsaved = None, False
         if not info.get("continued"):
@@ -417,6 +463,7 @@ class MainWindow(QMainWindow):
     def _on_training_running_changed(self, running: bool) -> None:
         if running:
             self.tensorflow_timer.stop()  # the worker imports TensorFlow itself
+            self.test_scorer.cancel()  # the run needs the CPU; its validation takes over the matrix
         for action in self.model_actions:
             action.setEnabled(not running)
 
@@ -483,19 +530,59 @@ class MainWindow(QMainWindow):
         self._predict_now()
 
     def _predict_now(self) -> None:
-        """canvas → preprocess → predictor → panels; an empty canvas predicts nothing."""
-        self.last_input = self.canvas.model_input(self.mode_box.currentData())
-        self.eye.show_input(self.last_input)
-        self._score()
+        """canvas → preprocess → session (predictor) → panels; an empty canvas predicts nothing."""
+        self.session.set_drawing(self.canvas.model_input(self.mode_box.currentData()))
 
-    def _score(self) -> None:
-        """Run the current predictor on the current input (new weights, same drawing)."""
-        probabilities = None
-        if self.last_input is not None and self.predictor is not None:
-            probabilities = self.predictor.predict(self.last_input)[0]
-        self.last_probabilities = probabilities
-        self.softmax.show_probabilities(probabilities)
-        self.prediction_made.emit(probabilities)
+    @property
+    def predictor(self) -> Predictor | None:
+        return self.session.predictor
+
+    @property
+    def last_input(self) -> np.ndarray | None:
+        """The model's input: the drawing, with the robustness sliders' transform."""
+        return self.session.input
+
+    @property
+    def last_probabilities(self) -> np.ndarray | None:
+        return self.session.probabilities
+
+    # -- inspection ----------------------------------------------------------------------------
+    def _connect_session(self) -> None:
+        """Views follow the session's events; their clicks and sliders go back to it."""
+        events = self.session.events
+        events.input_changed.connect(self.eye.show_input)
+        events.input_changed.connect(self.history.request_refresh)
+        events.scored.connect(self.softmax.show_probabilities)
+        events.scored.connect(self.prediction_made.emit)
+        # The sweep follows the drawing and the sliders (and a model put to use), not each
+        # training snapshot: 25 inputs scored 5 times a second would tax a training run.
+        events.input_changed.connect(self.robustness.request_refresh)
+        events.activations_changed.connect(self.activations.show_activations)
+        events.history_changed.connect(self.history.show_history)
+        events.transform_changed.connect(self.robustness.show_transform)
+        events.score_changed.connect(self.mistakes.show_score)
+        events.selection_changed.connect(self.mistakes.show_selection)
+        events.example_chosen.connect(self._on_session_example_chosen)
+        self.history.refresh_wanted.connect(self._on_history_refresh_wanted)
+        self.robustness.refresh_wanted.connect(self._on_robustness_refresh_wanted)
+        self.robustness.transform_changed.connect(self.session.set_transform)
+        self.mistakes.matrix.cell_clicked.connect(self.session.select_cell)
+        self.mistakes.gallery.example_clicked.connect(self.session.choose_example)
+        self.docks["mistakes"].visibilityChanged.connect(self.test_scorer.set_active)
+        self.test_scorer.scored.connect(self.session.set_score)
+        self.test_scorer.failed.connect(self._on_training_message)
+
+    def _on_session_example_chosen(self, image: np.ndarray) -> None:
+        """A digit from the gallery goes into the canvas as an opened image would (undoable)."""
+        self.canvas.set_background(normalize(image))
+        self.statusBar().showMessage("A digit from the confusion matrix is in the canvas; Ctrl+Z brings your drawing back", 5000)
+
+    def _on_history_refresh_wanted(self) -> None:
+        if not self.session.refresh_history():
+            self.history.continue_refresh()
+
+    def _on_robustness_refresh_wanted(self) -> None:
+        self.robustness.show_sweep(self.session.sweep(self.robustness.sweep_name()))
 
     # -- TensorFlow in the background ----------------------------------------------------------
     def _start_tensorflow_import(self) -> None:
@@ -574,6 +661,9 @@ class MainWindow(QMainWindow):
                 thread.quit()
         self.prediction_timer.stop()
         self.tensorflow_timer.stop()
+        self.history.refresh_timer.stop()
+        self.robustness.refresh_timer.stop()
+        self.test_scorer.cancel()  # ends within a batch; wait_for_threads waits for it
         self.statusBar().clearMessage()  # stops the message's own timeout timer
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
@@ -584,6 +674,7 @@ class MainWindow(QMainWindow):
         on screen freezes), before it is destroyed (destroying a running QThread aborts the
         process). A TensorFlow import cannot be interrupted; everything else ends at once."""
         self.training.shutdown(0)  # in case the app quit without closing the window
+        self.test_scorer.shutdown()
         for thread in (self.training.thread, self.tensorflow_thread, self.model_loader_thread):
             if thread is not None:
                 thread.quit()

@@ -26,7 +26,9 @@ OWN_DATASET = "own"
 class TrainingController(QObject):
     """Train new / Continue / Pause / Stop for one run at a time."""
 
-    predictor_changed = Signal(object)  # Engine with the newest weights
+    predictor_changed = Signal(object, float)  # Engine with the newest weights, where in the run (epochs)
+    splits_ready = Signal(object)  # the run's labelled digits: {"validation"/"test": (images, labels)}
+    validation_scored = Signal(int, object)  # epoch, probabilities on the validation split
     run_started = Signal(object)  # dict: architecture, dataset
     model_trained = Signal(object, object)  # Keras model, metadata: a finished or stopped run
     running_changed = Signal(bool)
@@ -39,6 +41,7 @@ class TrainingController(QObject):
         self.thread: QThread | None = None
         self.worker: TrainingWorker | None = None
         self.engine: Engine | None = None
+        self.trained_epochs = 0.0  # epochs trained so far in the run, as of the latest report
         self._failure: tuple[str, str] | None = None  # answered once the run's thread has finished
         #: Asked before Train new replaces the model in use; the window answers (unsaved work).
         self.may_replace_model: Callable[[], bool] = lambda: True
@@ -113,6 +116,8 @@ class TrainingController(QObject):
         self.worker.batch_done.connect(self._on_worker_batch_done)
         self.worker.epoch_done.connect(self._on_worker_epoch_done)
         self.worker.weights_changed.connect(self._on_worker_weights_changed)
+        self.worker.splits_ready.connect(self.splits_ready)
+        self.worker.validation_scored.connect(self.validation_scored)
         self.worker.finished.connect(self._on_worker_finished)
         self.worker.stopped.connect(self._on_worker_stopped)
         self.worker.failed.connect(self._on_worker_failed)
@@ -184,17 +189,21 @@ class TrainingController(QObject):
         # see app.py) stall the window for 100+ ms; take them out of the collector's sight.
         gc.freeze()
         self.engine = engine
+        self.weights.set_reference(engine.first_layer_weights())
         self.weights.show_kernel(engine.first_layer_weights())
         worker = self.worker
+        self.trained_epochs = float(len(worker.history.get("loss", [])))
         self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset, "continued": worker.start_from is not None})
-        self.predictor_changed.emit(engine)
+        self.predictor_changed.emit(engine, self.trained_epochs)
 
     def _on_worker_batch_done(self, info: dict) -> None:
+        self.trained_epochs = info["progress"]
         self.curves.add_batch(info)
         if self.worker is not None and not self.worker.control.stop_requested:
             self.panel.show_batch(info)
 
     def _on_worker_epoch_done(self, info: dict) -> None:
+        self.trained_epochs = info["progress"]
         self.curves.add_epoch(info)
         if "val_accuracy" in info:
             self.message.emit(f"Epoch {info['epoch']}: validation accuracy {info['val_accuracy']:.2%}, loss {info['val_loss']:.4f}")
@@ -207,7 +216,7 @@ class TrainingController(QObject):
         except ModelFileError:  # finite weights so large that the outputs overflow: keep the last good ones
             return
         self.weights.show_kernel(self.engine.first_layer_weights())
-        self.predictor_changed.emit(self.engine)
+        self.predictor_changed.emit(self.engine, self.trained_epochs)
 
     def _on_worker_finished(self, metadata: dict) -> None:
         validation = f"validation {metadata['validation_accuracy']:.2%}, " if "validation_accuracy" in metadata else ""

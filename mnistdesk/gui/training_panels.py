@@ -355,6 +355,7 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.setToolTip("First-layer weights: one tile per unit (dense) or filter (conv). Blue negative, red positive.")
         self.view = self.addViewBox(lockAspect=True, enableMouse=False, invertY=True)
         self.view.setMenuEnabled(False)
+        self.view.setBackgroundColor((150, 150, 150))  # the gaps between tiles, unlike any weight's colour
         self.image = pg.ImageItem()
         self.image.setLookupTable(pg.colormap.get("CET-D1").getLookupTable(nPts=256))
         self.view.addItem(self.image)
@@ -362,15 +363,32 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.addItem(self.caption, row=1, col=0)
         self.layout_info: tuple | None = None
         self.tiles: np.ndarray | None = None
+        self.reference: np.ndarray | None = None  # the run's initial kernel
+        self.kernel: np.ndarray | None = None
+        self.show_change = False
         self.kind = "unit"
         self.hover_text = ""
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
+    def set_reference(self, kernel: np.ndarray | None) -> None:
+        """The kernel the run starts from, for showing each weight's change since then."""
+        self.reference = None if kernel is None else np.array(kernel)
+
+    def set_show_change(self, show_change: bool) -> None:
+        """Show each weight's change since the run started instead of the weight itself: a
+        dense unit's random start otherwise hides the digit-like pattern it learns."""
+        self.show_change = show_change
+        if self.kernel is not None:
+            self.show_kernel(self.kernel)
+
     def show_kernel(self, kernel: np.ndarray | None) -> None:
         if kernel is None:
             return
+        self.kernel = kernel
+        change = self.show_change and self.reference is not None and self.reference.shape == np.shape(kernel)
         try:
-            mosaic, tile, grid, count = weight_mosaic(np.asarray(kernel))
+            aspect = self.view.width() / self.view.height() if self.view.height() > 0 else 1.0
+            mosaic, tile, grid, count = weight_mosaic(np.asarray(kernel) - self.reference if change else np.asarray(kernel), aspect=aspect)
         except ValueError:  # a model from elsewhere whose first layer is no image (e.g. 1 input)
             self.layout_info = self.tiles = None
             self.image.clear()
@@ -380,8 +398,13 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.kind = "unit" if kernel.ndim == 2 else "filter"
         self.layout_info = (tile, grid, count)
         self.tiles = mosaic
-        self.image.setImage(np.nan_to_num(mosaic, nan=0.0), autoLevels=False, levels=(-limit, limit))
-        self.caption.setText(f"{count} {self.kind}s of {tile[0]}×{tile[1]} · colour ±{limit:.3g}")
+        self.image.setImage(mosaic, autoLevels=False, levels=(-limit, limit))  # NaN gaps: transparent
+        self.caption.setText(f"{count} {self.kind}s of {tile[0]}×{tile[1]} · {'change since the start' if change else 'colour'} ±{limit:.3g}")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "kernel", None) is not None:  # lay the tiles out afresh for the new shape
+            self.show_kernel(self.kernel)
 
     def _on_scene_mouse_moved(self, position: QPointF) -> None:
         if self.layout_info is None or not self.view.sceneBoundingRect().contains(position):

@@ -29,6 +29,8 @@ class TrainingWorker(QObject):
     batch_done = Signal(object)  # dict of throttled per-batch metrics and progress
     epoch_done = Signal(object)  # dict of epoch metrics with validation
     weights_changed = Signal(object)  # per-layer lists of numpy weight arrays
+    splits_ready = Signal(object)  # {"validation" and "test": (uint8 images, labels)}, for inspecting mistakes
+    validation_scored = Signal(int, object)  # epoch (1-based), probabilities (N, classes) on the validation split
     finished = Signal(object)  # metadata dict; the model is in :attr:`model`
     stopped = Signal(object)  # metadata dict of a run stopped by the user
     failed = Signal(str, str)  # title, message
@@ -70,7 +72,7 @@ class TrainingWorker(QObject):
             self.stopped.emit({})
             return
         self.status.emit("Loading TensorFlow…")
-        from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, training_batches
+        from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, split_validation, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
             self.stopped.emit({})
@@ -78,6 +80,8 @@ class TrainingWorker(QObject):
         model = self._starting_model()
         self.model = model
         self.model_ready.emit(Engine.from_keras_model(model))
+        _, validation = split_validation(dataset.y_train, self.config.validation_fraction)
+        self.splits_ready.emit({"validation": (dataset.x_train[validation], dataset.y_train[validation]), "test": (dataset.x_test, dataset.y_test)})
         initial_epoch = len(self.history.get("loss", []))
         live = LiveCallback(
             self.control,
@@ -92,7 +96,7 @@ class TrainingWorker(QObject):
         callbacks = [live] + ([TensorBoardLogger(self.log_dir)] if self.log_dir else [])
         self.status.emit("Training…")
         try:
-            history = fit(model, dataset, self.config, callbacks, initial_epoch=initial_epoch)
+            history = fit(model, dataset, self.config, callbacks, initial_epoch=initial_epoch, on_validation=self._on_validation)
         except RunAbandoned:
             return
         if self.control.abandoned:
@@ -127,6 +131,9 @@ class TrainingWorker(QObject):
         elif self.config.learning_rate is not None:
             model.optimizer.learning_rate.assign(self.config.learning_rate)
         return model
+
+    def _on_validation(self, epoch: int, probabilities) -> None:
+        self.validation_scored.emit(epoch + 1, probabilities)
 
     def _on_download_progress(self, done: int, total: int | None) -> bool:
         if self._download_throttle.ready() or (total and done >= total):

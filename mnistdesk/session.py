@@ -1,0 +1,241 @@
+"""What the window is looking at, without Qt: the drawing's 28×28 input and the robustness
+transform on it, the predictor in use and its verdict and hidden layers for that input, the
+run's weight snapshots with the drawing's probability history over them, and a model's
+predictions on a labelled split (the confusion matrix) with the cell being looked at.
+
+Views subscribe to :attr:`Session.events` (plain-Python callbacks, as napari's components
+and ndv's models emit events) and call the session's methods; they decide nothing themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mnistdesk.data import load_dataset
+from mnistdesk.engine import Predictor
+from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
+
+#: Weight snapshots kept per run for re-scoring a new drawing's history (a dense model's
+#: snapshot is 1.6 MB, lean's 0.2 MB); past it, every other snapshot is dropped.
+SNAPSHOT_BUDGET_BYTES = 48 << 20
+MAX_SNAPSHOTS = 200
+#: Points of the drawing's history kept during a run (it is thinned like the snapshots).
+MAX_HISTORY_POINTS = 400
+#: Re-scoring a new drawing's history runs in slices of about this long between repaints.
+HISTORY_SLICE_S = 0.008
+
+
+class Event:
+    """A plain-Python signal: ``emit(*args)`` calls each connected callback in order."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[..., Any]] = []
+
+    def connect(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.append(callback)
+
+    def disconnect(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.remove(callback)
+
+    def emit(self, *args: Any) -> None:
+        for callback in list(self._callbacks):
+            callback(*args)
+
+
+class SessionEvents:
+    """Everything a view can subscribe to; each names what its callbacks receive."""
+
+    def __init__(self) -> None:
+        self.input_changed = Event()  # the model's 28×28 input (transform applied) or None
+        self.scored = Event()  # probabilities (classes,) for that input, or None
+        self.activations_changed = Event()  # [(layer name, output for the input)], [] if none
+        self.predictor_changed = Event()  # the predictor now in use
+        self.transform_changed = Event()  # Transform
+        self.history_changed = Event()  # x (T,) in epochs, probabilities (T, classes)
+        self.score_changed = Event()  # SplitScore or None: predictions on a labelled split
+        self.selection_changed = Event()  # SplitScore, true class, predicted class, indices into it (most confident first)
+        self.example_chosen = Event()  # uint8 (28, 28): a digit from the split to look at
+
+
+class Snapshots:
+    """A run's predictors at points in training (x in epochs), bounded in memory: when full,
+    every other one is dropped, keeping an even overview of the whole run and the newest."""
+
+    def __init__(self, budget_bytes: int = SNAPSHOT_BUDGET_BYTES, most: int = MAX_SNAPSHOTS):
+        self.budget_bytes, self.most = budget_bytes, most
+        self.items: list[tuple[float, Predictor]] = []
+
+    def add(self, x: float, predictor: Predictor) -> None:
+        self.items.append((x, predictor))
+        size = _weight_bytes(predictor) * len(self.items)
+        if len(self.items) > self.most or (len(self.items) > 2 and size > self.budget_bytes):
+            newest = self.items[-1]
+            self.items = self.items[:-1:2] + [newest]
+
+    def clear(self) -> None:
+        self.items = []
+
+
+class Session:
+    """The app's state and the calculations on it; see the module docstring."""
+
+    def __init__(self, snapshots: Snapshots | None = None):
+        self.events = SessionEvents()
+        self.drawing: np.ndarray | None = None  # the drawing's 28×28 input, as drawn
+        self.transform = Transform()
+        self.input: np.ndarray | None = None  # what the model gets: the drawing, transformed
+        self.predictor: Predictor | None = None
+        self.probabilities: np.ndarray | None = None
+        self.activations: list[tuple[str, np.ndarray]] = []
+        self.snapshots = snapshots or Snapshots()
+        self.history_x: list[float] = []
+        self.history_probabilities: list[np.ndarray] = []
+        self.history_stale = False  # a new input: the history must be re-scored from the snapshots
+        self._to_rescore: list[tuple[float, Predictor]] = []
+        self.splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.validation: dict[int, np.ndarray] = {}  # epoch → probabilities on the validation split
+        self.score: SplitScore | None = None
+        self.selection: tuple[int, int] | None = None
+
+    # -- the drawing and what the model makes of it -------------------------------------------
+    def set_drawing(self, image: np.ndarray | None) -> None:
+        """The drawing's new 28×28 input (None: nothing drawn)."""
+        self.drawing = image
+        self._update_input()
+
+    def set_transform(self, transform: Transform) -> None:
+        self.transform = transform
+        self.events.transform_changed.emit(transform)
+        self._update_input()
+
+    def set_predictor(self, predictor: Predictor, at_epoch: float | None = None) -> None:
+        """Predict with ``predictor`` from now on; ``at_epoch``: it is a training snapshot taken
+        at that point of the run, kept for the probability history."""
+        self.predictor = predictor
+        self.events.predictor_changed.emit(predictor)
+        self._rescore()
+        if at_epoch is None:
+            return
+        self.snapshots.add(at_epoch, predictor)
+        if self.probabilities is None:
+            return
+        if self.history_stale:  # still re-scoring the older snapshots: this one comes after them
+            self._to_rescore.append((at_epoch, predictor))
+        else:
+            self.history_x.append(at_epoch)
+            self.history_probabilities.append(self.probabilities)
+            if len(self.history_x) > MAX_HISTORY_POINTS:  # a long run: every other point, the newest kept
+                self.history_x = self.history_x[-2::-2][::-1] + self.history_x[-1:]
+                self.history_probabilities = self.history_probabilities[-2::-2][::-1] + self.history_probabilities[-1:]
+            self._emit_history()
+
+    def _update_input(self) -> None:
+        image = self.drawing
+        if image is not None and not self.transform.is_identity():
+            image = transformed(image[None], [self.transform])[0]
+        self.input = image
+        self.history_x, self.history_probabilities = [], []
+        self._to_rescore = list(self.snapshots.items) if image is not None else []
+        self.history_stale = bool(self._to_rescore)
+        self.events.input_changed.emit(image)
+        self._rescore()
+
+    def _rescore(self) -> None:
+        """The current predictor on the current input: its verdict and hidden layers, one pass."""
+        probabilities, activations = None, []
+        if self.input is not None and self.predictor is not None:
+            if hasattr(self.predictor, "activations"):
+                outputs, hidden = self.predictor.activations(self.input)
+                probabilities, activations = outputs[0], [(name, values[0]) for name, values in hidden]
+            else:  # a Keras fallback predictor: no hidden layers to show
+                probabilities = self.predictor.predict(self.input)[0]
+        self.probabilities, self.activations = probabilities, activations
+        self.events.scored.emit(probabilities)
+        self.events.activations_changed.emit(activations)
+
+    # -- history over the run's snapshots ------------------------------------------------------
+    def refresh_history(self, budget_s: float = HISTORY_SLICE_S) -> bool:
+        """Re-score the current input with the kept snapshots (after the input changed), for at
+        most about ``budget_s`` at a time, so the window stays responsive; True when done."""
+        started = time.perf_counter()
+        while self._to_rescore:  # at least one snapshot per call, however small the budget
+            x, predictor = self._to_rescore.pop(0)
+            self.history_x.append(x)
+            self.history_probabilities.append(predictor.predict(self.input)[0])
+            if time.perf_counter() - started >= budget_s:
+                break
+        self.history_stale = bool(self._to_rescore)
+        self._emit_history()
+        return not self.history_stale
+
+    def _emit_history(self) -> None:
+        probabilities = np.array(self.history_probabilities) if self.history_probabilities else np.zeros((0, 10))
+        self.events.history_changed.emit(np.array(self.history_x), probabilities)
+
+    def start_run(self) -> None:
+        """A training run begins: its snapshots, history and validation results start afresh."""
+        self.snapshots.clear()
+        self.history_x, self.history_probabilities, self.history_stale, self._to_rescore = [], [], False, []
+        self.validation = {}
+        self._emit_history()
+
+    # -- robustness sweeps ---------------------------------------------------------------------
+    def sweep(self, name: str, points: int = 25) -> tuple[np.ndarray, np.ndarray] | None:
+        """Probabilities (points, classes) of the drawing along transform ``name``'s whole range,
+        the other transforms as set; None with nothing to score."""
+        if self.drawing is None or self.predictor is None:
+            return None
+        values, images = sweep(self.drawing, self.transform, name, points)
+        return values, self.predictor.predict(images)
+
+    # -- predictions on a labelled split -------------------------------------------------------
+    def set_splits(self, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """The labelled digits a run validates and tests on (uint8 images, labels)."""
+        self.splits = splits
+
+    def set_validation(self, epoch: int, probabilities: np.ndarray) -> None:
+        """The validation pass at the end of ``epoch``: becomes the score shown."""
+        self.validation[epoch] = probabilities
+        images, labels = self.splits["validation"]
+        self.set_score(SplitScore(f"validation split after epoch {epoch}", images, labels, probabilities))
+
+    def set_score(self, score: SplitScore | None) -> None:
+        """Show ``score``, keeping the selected cell (its digits are listed anew)."""
+        self.score = score
+        self.events.score_changed.emit(score)
+        if self.selection is not None:
+            self.select_cell(*self.selection)
+
+    def select_cell(self, true: int, predicted: int) -> None:
+        """List the digits of class ``true`` that the model calls ``predicted``."""
+        self.selection = (true, predicted)
+        if self.score is not None:
+            self.events.selection_changed.emit(self.score, true, predicted, self.score.cell(true, predicted))
+
+    def choose_example(self, index: int) -> None:
+        """Look at digit ``index`` of the score's split in the canvas."""
+        if self.score is not None:
+            self.events.example_chosen.emit(self.score.images[index])
+
+
+#: Datasets that ship with mnistdesk: their test digits never need a download.
+BUNDLED_DATASETS = ("sample", "pen", "sample+pen")
+
+
+def bundled_test_split(dataset: str | None, class_names: list[str] | None = None) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """Test digits for a model opened from a file: its own dataset's if that ships with the app,
+    else the bundled sample's; None for a model of other classes (e.g. Fashion-MNIST)."""
+    if class_names and list(class_names) != [str(d) for d in range(10)]:
+        return None
+    name = dataset if dataset in BUNDLED_DATASETS else "sample"
+    data = load_dataset(name)
+    return f"test split of the bundled {name} digits", data.x_test, data.y_test
+
+
+def _weight_bytes(predictor: Predictor) -> int:
+    specs = getattr(predictor, "specs", ())
+    return sum(w.nbytes for spec in specs for w in spec.weights) or 1
