@@ -155,6 +155,38 @@ def bench_pen_accuracy() -> dict:
     }
 
 
+def memory_probe(mode: str, count: int) -> list[float]:
+    """RSS series (MB) from ``memory_probe.py`` in a fresh process."""
+    env = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
+    probe = str(Path(__file__).with_name("memory_probe.py"))
+    out = subprocess.run([sys.executable, probe, mode, str(count)], capture_output=True, text=True, env=env, check=True, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"]
+
+
+def growth_per_run(series: list[float]) -> float:
+    """Median RSS growth per run after the second (the first runs load TensorFlow's kernels)."""
+    return round(statistics.median(b - a for a, b in zip(series[1:], series[2:])), 2)
+
+
+def bench_memory(runs: int, api_runs: int, long_epochs: int) -> dict:
+    """Resident memory in a long session: Train pressed ``runs`` times in one window (lean,
+    1 epoch on the sample), ``training.train`` called ``api_runs`` times in one process (the
+    CLI/API path), and one long dense run on 512 digits, read at epoch 20 and at its end."""
+    window = memory_probe("window", runs)
+    api = memory_probe("api", api_runs)
+    long = memory_probe("long", long_epochs)
+    at_epoch_20 = long[19]
+    return {
+        "train_runs_rss_growth_mb_per_run": growth_per_run(window),
+        "train_runs_rss_growth_mb_second_to_last": round(window[-1] - window[1], 1),
+        "train_runs_rss_mb": window,
+        "api_train_rss_growth_mb_per_run": growth_per_run(api),
+        "api_train_rss_mb": api,
+        "long_run_rss_growth_mb": round(long[-1] - at_epoch_20, 1),
+        "long_run_rss_mb_at_epoch_20_and_end": [at_epoch_20, long[-1]],
+    }
+
+
 def bench_accuracy() -> dict:
     """The shipped model on the sample's test digits, and on the same digits re-drawn."""
     sample = load_dataset("sample")
@@ -177,12 +209,16 @@ def main() -> int:
     parser.add_argument("--startup-rounds", type=int, default=5, help="paired process launches")
     parser.add_argument("--train-rounds", type=int, default=5, help="paired plain/app training runs")
     parser.add_argument("--train-epochs", type=int, default=2, help="epochs per training run")
+    parser.add_argument("--memory-runs", type=int, default=20, help="Train presses in one window (memory)")
+    parser.add_argument("--api-runs", type=int, default=12, help="training.train calls in one process (memory)")
+    parser.add_argument("--long-epochs", type=int, default=300, help="epochs of the long run, at least 20 (memory)")
     sections = {
         "prediction": lambda args: bench_prediction(args.rounds),
         "startup": lambda args: bench_startup(args.startup_rounds),
         "accuracy": lambda args: bench_accuracy(),
         "pen": lambda args: bench_pen_accuracy(),
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
+        "memory": lambda args: bench_memory(args.memory_runs, args.api_runs, args.long_epochs),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()

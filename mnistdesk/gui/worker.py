@@ -5,9 +5,12 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -19,6 +22,17 @@ from mnistdesk.models import ModelFileError
 
 DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
 INVALID_DATASET = "Invalid dataset"
+
+
+def import_training() -> None:
+    """Import the training stack (TensorFlow, 2-4 s) in a thread of its own.
+
+    The import leaves frames behind: tf.lite's loaders keep the ImportError they caught, and with
+    it their frames and every caller's frame below. Imported here, those frames would be this
+    worker's, and the first run's model (a local of :meth:`TrainingWorker._run`) would never be freed.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
+        importer.submit(importlib.import_module, "mnistdesk.training").result()
 
 
 class TrainingWorker(QObject):
@@ -42,12 +56,14 @@ class TrainingWorker(QObject):
         self.history = history or {}  # the continued model's history, which this run extends
         self.log_dir = log_dir  # TensorBoard logs, if set
         self.control = TrainingControl()
+        self.native_thread_id: int | None = None  # the OS thread it runs in, once it runs
         self.model: Any = None
         self.metadata: dict | None = None
         self._download_throttle = Throttle(0.1)
 
     @Slot()
     def run(self) -> None:
+        self.native_thread_id = threading.get_native_id()
         try:
             self._run()
         except DownloadCancelled:
@@ -71,6 +87,7 @@ class TrainingWorker(QObject):
             self.stopped.emit({})
             return
         self.status.emit("Loading TensorFlow…")
+        import_training()
         from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
