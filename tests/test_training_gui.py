@@ -12,8 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.main_window import MainWindow
-from mnistdesk.gui.training_controller import wait_for_thread_exit
-from mnistdesk.gui.worker import TrainingWorker
+from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
 from mnistdesk.models import TrainConfig, read_metadata
 
 TIMEOUT_MS = 60_000

@@ -19,23 +19,10 @@ from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainCon
 from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
-from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker
+from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker, wait_for_thread_exit
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one batch; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
-THREAD_EXIT_WAIT_S = 2.0  # an ended thread's thread-local teardown takes microseconds; bounded all the same
-TASKS = Path("/proc/self/task")  # Linux: one entry per OS thread of this process
-
-
-def wait_for_thread_exit(native_id: int | None, timeout: float = THREAD_EXIT_WAIT_S) -> None:
-    """Block until the OS thread ``native_id`` is gone. ``QThread.wait`` returns once the thread's
-    ``run`` is over, before its thread-local destructors (TensorFlow's among them) have run:
-    TensorFlow objects torn down in the GUI thread meanwhile crashed the app (SIGSEGV)."""
-    if native_id is None or not TASKS.is_dir():  # not Linux: QThread.wait is all there is
-        return
-    deadline = time.monotonic() + timeout
-    while (TASKS / str(native_id)).exists() and time.monotonic() < deadline:
-        time.sleep(0.001)
 
 
 def trim_heap() -> None:

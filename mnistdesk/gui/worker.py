@@ -11,6 +11,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -24,15 +25,37 @@ DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers w
 INVALID_DATASET = "Invalid dataset"
 
 
+THREAD_EXIT_WAIT_S = 10.0  # an ended thread's teardown takes microseconds; bounded all the same
+TASKS = Path("/proc/self/task")  # Linux: one entry per OS thread of this process
+
+
+def wait_for_thread_exit(native_id: int | None, timeout: float = THREAD_EXIT_WAIT_S) -> None:
+    """Block until the OS thread ``native_id`` is gone. ``QThread.wait`` (and ``Thread.join``)
+    return before the thread's thread-local destructors (TensorFlow's among them) have run:
+    TensorFlow objects torn down in another thread meanwhile crashed the app (SIGSEGV)."""
+    if native_id is None or not TASKS.is_dir():  # not Linux: QThread.wait is all there is
+        return
+    deadline = time.monotonic() + timeout
+    while (TASKS / str(native_id)).exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _import_training() -> int:
+    importlib.import_module("mnistdesk.training")
+    return threading.get_native_id()
+
+
 def import_training() -> None:
-    """Import the training stack (TensorFlow, 2-4 s) in a thread of its own.
+    """Import the training stack (TensorFlow, 2-4 s) in a thread of its own, and wait until that
+    thread is gone.
 
     The import leaves frames behind: tf.lite's loaders keep the ImportError they caught, and with
     it their frames and every caller's frame below. Imported here, those frames would be this
     worker's, and the first run's model (a local of :meth:`TrainingWorker._run`) would never be freed.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
-        importer.submit(importlib.import_module, "mnistdesk.training").result()
+        importer_thread = importer.submit(_import_training).result()
+    wait_for_thread_exit(importer_thread)
 
 
 class TrainingWorker(QObject):
