@@ -155,6 +155,21 @@ def bench_pen_accuracy() -> dict:
     }
 
 
+def bench_accuracy() -> dict:
+    """The shipped model on the sample's test digits, and on the same digits re-drawn."""
+    sample = load_dataset("sample")
+    predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
+    drawn = drawn_inputs(sample.x_test, seed=0)
+    rng = np.random.default_rng(0)  # the same re-drawings, preprocessed naively
+    naive = np.stack([preprocess(redraw(image, rng), "naive") for image in sample.x_test])
+    return {
+        "sample_test_accuracy": evaluate(predictor, sample.x_test, sample.y_test).accuracy,
+        "drawn_accuracy": float((predictor.predict(drawn).argmax(1) == sample.y_test).mean()),
+        "drawn_accuracy_naive_preprocessing": float((predictor.predict(naive).argmax(1) == sample.y_test).mean()),
+        "drawn_n": int(len(sample.y_test)),
+    }
+
+
 def memory_probe(mode: str, count: int) -> list[float]:
     """RSS series (MB) from ``memory_probe.py`` in a fresh process."""
     env = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
@@ -187,21 +202,6 @@ def bench_memory(runs: int, api_runs: int, long_epochs: int) -> dict:
     }
 
 
-def bench_accuracy() -> dict:
-    """The shipped model on the sample's test digits, and on the same digits re-drawn."""
-    sample = load_dataset("sample")
-    predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
-    drawn = drawn_inputs(sample.x_test, seed=0)
-    rng = np.random.default_rng(0)  # the same re-drawings, preprocessed naively
-    naive = np.stack([preprocess(redraw(image, rng), "naive") for image in sample.x_test])
-    return {
-        "sample_test_accuracy": evaluate(predictor, sample.x_test, sample.y_test).accuracy,
-        "drawn_accuracy": float((predictor.predict(drawn).argmax(1) == sample.y_test).mean()),
-        "drawn_accuracy_naive_preprocessing": float((predictor.predict(naive).argmax(1) == sample.y_test).mean()),
-        "drawn_n": int(len(sample.y_test)),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default prints it indented)")
@@ -217,8 +217,8 @@ def main() -> int:
         "startup": lambda args: bench_startup(args.startup_rounds),
         "accuracy": lambda args: bench_accuracy(),
         "pen": lambda args: bench_pen_accuracy(),
-        "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
         "memory": lambda args: bench_memory(args.memory_runs, args.api_runs, args.long_epochs),
+        "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()
