@@ -41,19 +41,13 @@ def collect_between_runs() -> None:
     graphs while another thread trained or exited crashed TensorFlow (SIGSEGV). So the collector
     that runs in the GUI thread (app.py) is paused while a run's thread is alive (a 300-epoch run
     grew as little without it; drawing leaves no cyclic garbage), and this collects instead,
-    before the thread starts and once it is gone.
-
-    Keras's and TensorFlow's global state is reset, everything collected, and what is still alive
-    frozen: the GUI thread's collector then never walks TensorFlow's ~1M long-lived objects
-    (100+ ms stalls while drawing). Frozen objects the next run's window lets go of (the previous
-    model) are collected here after that run.
+    before the thread starts and once it is gone: Keras's and TensorFlow's global state is reset,
+    then the previous model, which the window let go of as the run started, is collected.
     """
     training = sys.modules.get("mnistdesk.training")
     if training is not None and not getattr(training.__spec__, "_initializing", False):  # the window's preload may be importing it
         training.release_between_runs()
-    gc.unfreeze()
     gc.collect()
-    gc.freeze()
     trim_heap()
 
 

@@ -5,6 +5,7 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import threading
@@ -46,16 +47,20 @@ def _import_training() -> int:
 
 
 def import_training() -> None:
-    """Import the training stack (TensorFlow, 2-4 s) in a thread of its own, and wait until that
-    thread is gone.
+    """Import the training stack (TensorFlow, 2-4 s), then take what exists by then out of the
+    cyclic collector's sight.
 
-    The import leaves frames behind: tf.lite's loaders keep the ImportError they caught, and with
-    it their frames and every caller's frame below. Imported here, those frames would be this
-    worker's, and the first run's model (a local of :meth:`TrainingWorker._run`) would never be freed.
+    TensorFlow's ~1M long-lived objects would make every full GC pass (in the GUI thread, see
+    app.py) stall the window for 100+ ms, so they are frozen: once, before any model is built (a
+    model frozen with them could never be collected). The import runs in a thread of its own: it
+    leaves frames behind (tf.lite's loaders keep the ImportError they caught, with their frames and
+    every caller's below), and frames of this worker's would pin the first run's model for good.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
         importer_thread = importer.submit(_import_training).result()
     wait_for_thread_exit(importer_thread)
+    if gc.get_freeze_count() == 0:
+        gc.freeze()  # not a collection: no object is torn down here
 
 
 class TrainingWorker(QObject):
