@@ -285,6 +285,38 @@ def bench_accuracy() -> dict:
     }
 
 
+def memory_probe(mode: str, count: int) -> list[float]:
+    """RSS series (MB) from ``memory_probe.py`` in a fresh process."""
+    env = {**os.environ, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
+    probe = str(Path(__file__).with_name("memory_probe.py"))
+    out = subprocess.run([sys.executable, probe, mode, str(count)], capture_output=True, text=True, env=env, check=True, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"]
+
+
+def growth_per_run(series: list[float]) -> float:
+    """Median RSS growth per run after the second (the first runs load TensorFlow's kernels)."""
+    return round(statistics.median(b - a for a, b in zip(series[1:], series[2:])), 2)
+
+
+def bench_memory(runs: int, api_runs: int, long_epochs: int) -> dict:
+    """Resident memory in a long session: Train pressed ``runs`` times in one window (lean,
+    1 epoch on the sample), ``training.train`` called ``api_runs`` times in one process (the
+    CLI/API path), and one long dense run on 512 digits, read at epoch 20 and at its end."""
+    window = memory_probe("window", runs)
+    api = memory_probe("api", api_runs)
+    long = memory_probe("long", long_epochs)
+    at_epoch_20 = long[19]
+    return {
+        "train_runs_rss_growth_mb_per_run": growth_per_run(window),
+        "train_runs_rss_growth_mb_second_to_last": round(window[-1] - window[1], 1),
+        "train_runs_rss_mb": window,
+        "api_train_rss_growth_mb_per_run": growth_per_run(api),
+        "api_train_rss_mb": api,
+        "long_run_rss_growth_mb": round(long[-1] - at_epoch_20, 1),
+        "long_run_rss_mb_at_epoch_20_and_end": [at_epoch_20, long[-1]],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default prints it indented)")
@@ -295,11 +327,15 @@ def main() -> int:
     parser.add_argument("--draw-seconds", type=float, default=6.0, help="seconds of drawing per network (and as long idle)")
     parser.add_argument("--cnn-rounds", type=int, default=3, help="paired plain/app cnn training runs")
     parser.add_argument("--tensorboard-pairs", type=int, default=5, help="paired runs with and without the TensorBoard logger")
+    parser.add_argument("--memory-runs", type=int, default=20, help="Train presses in one window (memory)")
+    parser.add_argument("--api-runs", type=int, default=12, help="training.train calls in one process (memory)")
+    parser.add_argument("--long-epochs", type=int, default=300, help="epochs of the long run, at least 20 (memory)")
     sections = {
         "prediction": lambda args: bench_prediction(args.rounds),
         "startup": lambda args: bench_startup(args.startup_rounds),
         "accuracy": lambda args: bench_accuracy(),
         "pen": lambda args: bench_pen_accuracy(),
+        "memory": lambda args: bench_memory(args.memory_runs, args.api_runs, args.long_epochs),
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
         "finetune": lambda args: bench_finetune(),
         "responsiveness": lambda args: bench_responsiveness(args.draw_seconds, args.cnn_rounds, args.tensorboard_pairs),

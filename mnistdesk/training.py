@@ -119,10 +119,12 @@ def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None =
 
     Returns the model and its metadata.
     """
+    release_between_runs()
     if model is None:
         model = new_model(config)
     started = time.perf_counter()
     history = fit(model, dataset, config, callbacks)
+    release_traced_gradients()
     metadata = describe(model, config, dataset, history, time.perf_counter() - started)
     if out is not None:
         save_model(model, Path(out), metadata)
@@ -147,6 +149,33 @@ def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[st
         **{f"{split}_{key}": value for split, score in scores.items() for key, value in (("accuracy", score.accuracy), ("loss", score.loss), ("n", score.n))},
         "train_seconds": round(seconds, 1),
     }
+
+
+def release_traced_gradients() -> None:
+    """Unregister the custom gradients TensorFlow registered while ``fit`` traced a train step.
+
+    Keras's optimizer sums gradients through ``tf.custom_gradient``, which puts a closure into
+    TensorFlow's global gradient registry for every trace and never takes it out; each closure
+    keeps a finished run's whole traced graph alive (~9 MB a run here; TensorFlow issue 97697).
+    They are read only while that trace builds its gradients; a later trace (a new batch shape,
+    continued training) registers its own. Call it only while nothing trains in any thread.
+    """
+    from tensorflow.python.framework import ops
+
+    # Private, with no public way to unregister: should a TensorFlow release move it, skip this.
+    registry = getattr(getattr(ops, "gradient_registry", None), "_registry", None)
+    if isinstance(registry, dict):
+        for name in [name for name in registry if str(name).startswith("CustomGradient-")]:
+            del registry[name]
+
+
+def release_between_runs() -> None:
+    """Let go of what finished runs left in Keras's and TensorFlow's global state: traced
+    gradients, layer-name counters, the default graph, cached kernels. Models built before keep
+    working (their weights and traced functions are their own). Call it only while nothing
+    trains in any thread; it collects no garbage (see gui/app.py for where that runs)."""
+    release_traced_gradients()
+    keras.utils.clear_session(free_memory=False)
 
 
 def new_model(config: TrainConfig) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.main_window import MainWindow
-from mnistdesk.gui.worker import TrainingWorker
+from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
 from mnistdesk.models import TrainConfig, read_metadata
 
 TIMEOUT_MS = 60_000
@@ -43,6 +44,7 @@ def run_worker(qtbot):
         worker.control.abandon()
         thread.quit()
         assert thread.wait(TIMEOUT_MS)
+        wait_for_thread_exit(worker.native_thread_id)  # as the app does: only then is garbage collected
 
 
 def test_worker_trains_a_tiny_model_for_one_epoch(run_worker, qtbot, tiny_npz):
@@ -384,3 +386,21 @@ def test_hovering_a_weight_tile_names_the_unit_and_its_range(qtbot):
     # unit 9 sits in grid row 1, column 1 of an 8×8 grid of 28×28 tiles with 1-px gaps
     panel._on_scene_mouse_moved(panel.view.mapViewToScene(QPointF(29 + 10, 29 + 10)))
     assert panel.hover_text == "unit 9: min -0.500, max 0.250"
+
+
+def test_a_finished_runs_model_is_released_once_the_next_run_starts(window, qtbot):
+    """Train pressed fifty times in an afternoon keeps one model, not fifty (issue 12). The
+    collection is the app's own, after the run: none here while a thread trains."""
+    window.training.panel.epochs.setValue(1)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS) as trained:
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    finished_model = weakref.ref(trained.args[0])
+    del trained
+    window.unsaved = False  # as if saved: Train new would otherwise ask first
+    with qtbot.waitSignal(window.training.run_started, timeout=TIMEOUT_MS):
+        window.training.start()
+    window.training.stop()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert window.trained_model is not None, "the second run's model is the one in use"
+    assert finished_model() is None, "the finished run's Keras model is still reachable"

@@ -5,8 +5,14 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
+import threading
+import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -18,6 +24,43 @@ from mnistdesk.models import ModelFileError
 
 DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
 INVALID_DATASET = "Invalid dataset"
+
+
+THREAD_EXIT_WAIT_S = 10.0  # an ended thread's teardown takes microseconds; bounded all the same
+TASKS = Path("/proc/self/task")  # Linux: one entry per OS thread of this process
+
+
+def wait_for_thread_exit(native_id: int | None, timeout: float = THREAD_EXIT_WAIT_S) -> None:
+    """Block until the OS thread ``native_id`` is gone. ``QThread.wait`` (and ``Thread.join``)
+    return before the thread's thread-local destructors (TensorFlow's among them) have run:
+    TensorFlow objects torn down in another thread meanwhile crashed the app (SIGSEGV)."""
+    if native_id is None or not TASKS.is_dir():  # not Linux: QThread.wait is all there is
+        return
+    deadline = time.monotonic() + timeout
+    while (TASKS / str(native_id)).exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def _import_training() -> int:
+    importlib.import_module("mnistdesk.training")
+    return threading.get_native_id()
+
+
+def import_training() -> None:
+    """Import the training stack (TensorFlow, 2-4 s), then take what exists by then out of the
+    cyclic collector's sight.
+
+    TensorFlow's ~1M long-lived objects would make every full GC pass (in the GUI thread, see
+    app.py) stall the window for 100+ ms, so they are frozen: once, before any model is built (a
+    model frozen with them could never be collected). The import runs in a thread of its own: it
+    leaves frames behind (tf.lite's loaders keep the ImportError they caught, with their frames and
+    every caller's below), and frames of this worker's would pin the first run's model for good.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
+        importer_thread = importer.submit(_import_training).result()
+    wait_for_thread_exit(importer_thread)
+    if gc.get_freeze_count() == 0:
+        gc.freeze()  # not a collection: no object is torn down here
 
 
 class TrainingWorker(QObject):
@@ -43,12 +86,14 @@ class TrainingWorker(QObject):
         self.history = history or {}  # the continued model's history, which this run extends
         self.log_dir = log_dir  # TensorBoard logs, if set
         self.control = TrainingControl()
+        self.native_thread_id: int | None = None  # the OS thread it runs in, once it runs
         self.model: Any = None
         self.metadata: dict | None = None
         self._download_throttle = Throttle(0.1)
 
     @Slot()
     def run(self) -> None:
+        self.native_thread_id = threading.get_native_id()
         try:
             self._run()
         except DownloadCancelled:
@@ -72,6 +117,7 @@ class TrainingWorker(QObject):
             self.stopped.emit({})
             return
         self.status.emit("Loading TensorFlow…")
+        import_training()
         from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, split_validation, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
