@@ -304,7 +304,7 @@ def bench_memory(runs: int, api_runs: int, long_epochs: int) -> dict:
     CLI/API path), and one long dense run on 512 digits, read at epoch 20 and at its end."""
     window = memory_probe("window", runs)
     api = memory_probe("api", api_runs)
-    long = memory_probe("long", long_epochs)
+    long = memory_probe("long", max(long_epochs, 20))
     at_epoch_20 = long[19]
     return {
         "train_runs_rss_growth_mb_per_run": growth_per_run(window),

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
-    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant", help="constant, or cosine: the rate falls along a cosine to 0 at the last epoch (default: constant)")
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant", help="constant, or cosine: the rate falls along a half cosine from --lr towards 0, the last epoch taking the smallest steps (default: constant)")
     train.add_argument("--augment", action="store_true", help="random rotations, shifts, zoom and stroke thickness")
     train.add_argument("--seed", type=_seed, help="random seed, for a reproducible run")
     train.add_argument(
@@ -214,15 +214,17 @@ def _run_finetune(args: argparse.Namespace) -> int:
         print(f"mnistdesk: error: {args.drawings}: {error}", file=sys.stderr)
         return EXIT_ERROR
     before, after = result["before"], result["after"]
-    saved = _save_with_fallback(model, args.out, {**metadata, "dataset": dataset.name, "test_accuracy": after["test_accuracy"], "fine_tune": result["fine_tune"]})
+    test = after["test"]
+    kept = {key: value for key, value in metadata.items() if not key.startswith(("validation_", "test_"))}  # they scored the model before
+    saved = _save_with_fallback(model, args.out, {**kept, "dataset": dataset.name, "test_accuracy": test.accuracy, "test_loss": test.loss, "test_n": test.n, "fine_tune": result["fine_tune"]})
     summary = {
         "model": str(saved),
         "drawings": result["fine_tune"]["drawings"],
         "held_out": result["fine_tune"]["held_out"],
         "before_accuracy": before["held_out_accuracy"],
         "after_accuracy": after["held_out_accuracy"],
-        "test_accuracy_before": before["test_accuracy"],
-        "test_accuracy": after["test_accuracy"],
+        "test_accuracy_before": before["test"].accuracy,
+        "test_accuracy": test.accuracy,
         "dataset": dataset.name,
         "seconds": result["fine_tune"]["seconds"],
     }
@@ -233,7 +235,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
             print(f"your handwriting ({summary['held_out']} held-out drawings): {before['held_out_accuracy']:.1%} before, {after['held_out_accuracy']:.1%} after")
         else:
             print("your handwriting: too few drawings to hold any out; add more to see a before/after score")
-        print(f"{dataset.name} test: {before['test_accuracy']:.1%} before, {after['test_accuracy']:.1%} after; wrote {saved}")
+        print(f"{dataset.name} test: {before['test'].accuracy:.1%} before, {test.accuracy:.1%} after; wrote {saved}")
     return 0 if saved == args.out else EXIT_ERROR
 
 

@@ -17,15 +17,15 @@ from typing import Any
 import keras
 import numpy as np
 
-from mnistdesk.data import Dataset
-from mnistdesk.engine import Engine
-from mnistdesk.evaluation import evaluate
-from mnistdesk.models import FineTuneConfig, compile_model
+from mnistdesk.data import Dataset, normalize
+from mnistdesk.engine import Engine, KerasPredictor, Predictor, UnsupportedModel
+from mnistdesk.evaluation import Evaluation, evaluate
+from mnistdesk.models import DEFAULT_VALIDATION_FRACTION, FineTuneConfig, compile_model
 from mnistdesk.personal import LabelledImages
 from mnistdesk.training import Batches, split_validation
 
 EPOCH_DIGITS = 2048
-#: The whole point: drawings the model already reads add nothing, so a few dozen must be enough.
+#: Fewer than two drawings cannot teach a style (and none could be held out to score it).
 MIN_DRAWINGS = 2
 
 
@@ -68,7 +68,7 @@ def mixed_batches(dataset: Dataset, split: PersonalSplit, config: FineTuneConfig
     rng = np.random.default_rng(config.seed)
     personal_count = int(EPOCH_DIGITS * config.personal_share)
     repeats = rng.permutation(np.resize(np.arange(len(split.train_labels)), personal_count))
-    train_indices, _ = split_validation(dataset.y_train, 0.1)
+    train_indices, _ = split_validation(dataset.y_train, DEFAULT_VALIDATION_FRACTION)
     base = rng.choice(train_indices, size=min(EPOCH_DIGITS - personal_count, len(train_indices)), replace=False)
     images = np.concatenate([dataset.x_train[base], split.train_images[repeats]])
     labels = np.concatenate([dataset.y_train[base], split.train_labels[repeats]])
@@ -86,7 +86,7 @@ def fine_tune(model: Any, dataset: Dataset, drawings: LabelledImages, config: Fi
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     compile_model(model, "adam", config.learning_rate)  # a fresh optimizer: the saved state is for the old data
-    validation = (split.held_out_images[..., None] / np.float32(255), split.held_out_labels.astype(np.int32)) if len(split.held_out_labels) else None
+    validation = (normalize(split.held_out_images)[..., None], split.held_out_labels.astype(np.int32)) if len(split.held_out_labels) else None
     history = model.fit(mixed_batches(dataset, split, config), validation_data=validation, epochs=config.epochs, callbacks=list(callbacks), verbose=0)
     seconds = time.perf_counter() - started
     after = _scores(model, dataset, split)
@@ -101,13 +101,23 @@ def fine_tune(model: Any, dataset: Dataset, drawings: LabelledImages, config: Fi
             "dataset": dataset.name,
             "before_accuracy": before["held_out_accuracy"],
             "after_accuracy": after["held_out_accuracy"],
-            "test_accuracy_before": before["test_accuracy"],
+            "test_accuracy_before": before["test"].accuracy,
             "seconds": round(seconds, 1),
         },
     }
 
 
-def _scores(model: Any, dataset: Dataset, split: PersonalSplit) -> dict[str, float | None]:
-    engine = Engine.from_keras_model(model)
-    held_out = evaluate(engine, split.held_out_images, split.held_out_labels).accuracy if len(split.held_out_labels) else None
-    return {"held_out_accuracy": held_out, "test_accuracy": evaluate(engine, dataset.x_test, dataset.y_test).accuracy}
+def _scores(model: Any, dataset: Dataset, split: PersonalSplit) -> dict[str, Any]:
+    """The held-out drawings' accuracy (None when none are held out) and the test split's score."""
+    predictor = _predictor(model)
+    held_out = evaluate(predictor, split.held_out_images, split.held_out_labels).accuracy if len(split.held_out_labels) else None
+    test: Evaluation = evaluate(predictor, dataset.x_test, dataset.y_test)
+    return {"held_out_accuracy": held_out, "test": test}
+
+
+def _predictor(model: Any) -> Predictor:
+    """The numpy engine, or Keras's own predict for a model it cannot run (not Sequential)."""
+    try:
+        return Engine.from_keras_model(model)
+    except UnsupportedModel:
+        return KerasPredictor(model)

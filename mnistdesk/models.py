@@ -31,7 +31,7 @@ ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEFAULT_OPTIMIZER = {"dense": "rmsprop", "cnn": "adam", "lean": "adam"}
 DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
-#: How the learning rate moves during a run: held, or falling along a cosine to 0 at the last epoch.
+#: How the learning rate moves during a run: held, or falling along a half cosine towards 0.
 LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_VALIDATION_FRACTION = 0.1
 PREPROCESSING_VERSION = "mnist-com-v1"

@@ -23,6 +23,7 @@ from PIL import Image
 from mnistdesk.files import replacing
 from mnistdesk.imagefile import ImageFileError, load_ink
 from mnistdesk.preprocess import preprocess
+from mnistdesk.untrusted import file_problem
 
 DRAWINGS_DIR = "drawings"
 INPUTS_DIR = "inputs"
@@ -62,7 +63,8 @@ class PersonalDrawings:
         model input (28×28 in [0, 1]) under ``label``."""
         if not 0 <= int(label) <= 9:
             raise ValueError(f"a digit label is 0-9, not {label}")
-        name = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
+        now = time.time_ns()
+        name = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
         entry = self._entry(int(label), name)
         _write_png(entry.drawing, 255 - _as_uint8(drawing))  # dark ink on white, as people expect to see it
         _write_png(entry.model_input, _as_uint8(model_input))  # as the model sees it: bright on dark
@@ -93,13 +95,6 @@ class PersonalDrawings:
                 problems.append(str(error))
         return _labelled(images, labels, problems)
 
-    def add_folder(self, folder: str | os.PathLike) -> LabelledImages:
-        """Add every labelled image of a ``<digit>/<image>`` folder; returns what was added."""
-        found = read_labelled_folder(folder)
-        for image, label in zip(found.images, found.labels):
-            self.add(int(label), image, image)
-        return found
-
     def _entry(self, label: int, name: str) -> PersonalDrawing:
         return PersonalDrawing(label, name, self.root / DRAWINGS_DIR / str(label) / f"{name}.png", self.root / INPUTS_DIR / str(label) / f"{name}.png")
 
@@ -113,7 +108,7 @@ def read_labelled_folder(folder: str | os.PathLike, mode: str = "mnist") -> Labe
     if (folder / INPUTS_DIR).is_dir():
         return PersonalDrawings(folder).arrays()
     images, labels, problems = [], [], []
-    for label, path in _labelled_paths(folder):
+    for label, path in _labelled_paths(folder, problems):
         try:
             image = preprocess(load_ink(path), mode)
         except ImageFileError as error:
@@ -136,18 +131,24 @@ def _is_folder(path: Path) -> bool:
         return False
 
 
-def _labelled_paths(folder: Path) -> Iterable[tuple[int, Path]]:
+def _labelled_paths(folder: Path, problems: list[str]) -> Iterable[tuple[int, Path]]:
+    """Image files under ``folder/0`` … ``folder/9``; a sub-folder that cannot be listed is a problem."""
     count = 0
     for label in range(10):
         sub = folder / str(label)
-        if not sub.is_dir():
+        if not _is_folder(sub):
             continue
-        for path in sorted(sub.iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-                count += 1
-                if count > MAX_FOLDER_IMAGES:
-                    return
-                yield label, path
+        try:
+            paths = sorted(path for path in sub.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        except OSError as error:
+            problems.append(f"{sub}: cannot be read ({error.strerror or error})")
+            continue
+        for path in paths:
+            count += 1
+            if count > MAX_FOLDER_IMAGES:
+                problems.append(f"{folder}: only the first {MAX_FOLDER_IMAGES} images are read")
+                return
+            yield label, path
 
 
 def _labelled(images: list[np.ndarray], labels: list[int], problems: list[str]) -> LabelledImages:
@@ -156,6 +157,9 @@ def _labelled(images: list[np.ndarray], labels: list[int], problems: list[str]) 
 
 
 def _read_input(path: Path) -> np.ndarray:
+    problem = file_problem(path)
+    if problem is not None:
+        raise ImageFileError(f"{path}: {problem}")
     try:
         with Image.open(path) as image:
             if image.size != (28, 28):

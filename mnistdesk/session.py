@@ -29,6 +29,11 @@ MAX_HISTORY_POINTS = 400
 HISTORY_SLICE_S = 0.008
 
 
+def thinned(items: list) -> list:
+    """Every other item, the first and the newest kept: a long run's series at half the density."""
+    return items[:-1:2] + items[-1:]
+
+
 class Event:
     """A plain-Python signal: ``emit(*args)`` calls each connected callback in order."""
 
@@ -37,9 +42,6 @@ class Event:
 
     def connect(self, callback: Callable[..., Any]) -> None:
         self._callbacks.append(callback)
-
-    def disconnect(self, callback: Callable[..., Any]) -> None:
-        self._callbacks.remove(callback)
 
     def emit(self, *args: Any) -> None:
         for callback in list(self._callbacks):
@@ -53,7 +55,6 @@ class SessionEvents:
         self.input_changed = Event()  # the model's 28×28 input (transform applied) or None
         self.scored = Event()  # probabilities (classes,) for that input, or None
         self.activations_changed = Event()  # [(layer name, output for the input)], [] if none
-        self.predictor_changed = Event()  # the predictor now in use
         self.transform_changed = Event()  # Transform
         self.history_changed = Event()  # x (T,) in epochs, probabilities (T, classes)
         self.score_changed = Event()  # SplitScore or None: predictions on a labelled split
@@ -73,8 +74,7 @@ class Snapshots:
         self.items.append((x, predictor))
         size = _weight_bytes(predictor) * len(self.items)
         if len(self.items) > self.most or (len(self.items) > 2 and size > self.budget_bytes):
-            newest = self.items[-1]
-            self.items = self.items[:-1:2] + [newest]
+            self.items = thinned(self.items)
 
     def clear(self) -> None:
         self.items = []
@@ -97,7 +97,6 @@ class Session:
         self.history_stale = False  # a new input: the history must be re-scored from the snapshots
         self._to_rescore: list[tuple[float, Predictor]] = []
         self.splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.validation: dict[int, np.ndarray] = {}  # epoch → probabilities on the validation split
         self.score: SplitScore | None = None
         self.selection: tuple[int, int] | None = None
 
@@ -116,7 +115,6 @@ class Session:
         """Predict with ``predictor`` from now on; ``at_epoch``: it is a training snapshot taken
         at that point of the run, kept for the probability history."""
         self.predictor = predictor
-        self.events.predictor_changed.emit(predictor)
         self._rescore()
         if at_epoch is None:
             return
@@ -129,8 +127,7 @@ class Session:
             self.history_x.append(at_epoch)
             self.history_probabilities.append(self.probabilities)
             if len(self.history_x) > MAX_HISTORY_POINTS:  # a long run: every other point, the newest kept
-                self.history_x = self.history_x[-2::-2][::-1] + self.history_x[-1:]
-                self.history_probabilities = self.history_probabilities[-2::-2][::-1] + self.history_probabilities[-1:]
+                self.history_x, self.history_probabilities = thinned(self.history_x), thinned(self.history_probabilities)
             self._emit_history()
 
     def _update_input(self) -> None:
@@ -180,7 +177,6 @@ class Session:
         """A training run begins: its snapshots, history and validation results start afresh."""
         self.snapshots.clear()
         self.history_x, self.history_probabilities, self.history_stale, self._to_rescore = [], [], False, []
-        self.validation = {}
         self._emit_history()
 
     # -- robustness sweeps ---------------------------------------------------------------------
@@ -199,7 +195,6 @@ class Session:
 
     def set_validation(self, epoch: int, probabilities: np.ndarray) -> None:
         """The validation pass at the end of ``epoch``: becomes the score shown."""
-        self.validation[epoch] = probabilities
         images, labels = self.splits["validation"]
         self.set_score(SplitScore(f"validation split after epoch {epoch}", images, labels, probabilities))
 

@@ -85,7 +85,8 @@ def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[k
     if config.lr_schedule == "cosine":
         callbacks.append(cosine_decay(config.resolved_learning_rate(), initial_epoch, config.epochs))
     history = model.fit(training_batches(dataset, config), epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
+    # The scheduler logs the rate; the saved history keeps what every run has (a continued run merges series by name).
+    return {key: [float(v) for v in values] for key, values in history.history.items() if key != "learning_rate"}
 
 
 def cosine_decay(rate: float, first_epoch: int, epochs: int) -> keras.callbacks.Callback:
@@ -106,7 +107,9 @@ class ValidationPass(keras.callbacks.Callback):
         self.batches, self.labels, self.on_predictions = batches, labels, on_predictions
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        probabilities = np.asarray(self.model.predict(self.batches, verbose=0))
+        # Called directly, batch by batch: ``predict`` would build a fresh input pipeline every
+        # epoch, cyclic garbage that piles up while the collector waits for the run to end.
+        probabilities = np.concatenate([np.asarray(self.model(self.batches[i][0], training=False)) for i in range(len(self.batches))])
         validation = score(probabilities, self.labels)
         if logs is not None:
             logs.update(val_loss=validation.loss, val_accuracy=validation.accuracy)

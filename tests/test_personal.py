@@ -98,7 +98,7 @@ def test_fine_tuning_teaches_the_model_a_new_style(sample):
     assert result["fine_tune"]["held_out"] >= 4
     assert result["before"]["held_out_accuracy"] <= 0.5
     assert result["after"]["held_out_accuracy"] >= result["before"]["held_out_accuracy"] + 0.3
-    assert result["after"]["test_accuracy"] >= result["before"]["test_accuracy"] - 0.03  # it still reads MNIST
+    assert result["after"]["test"].accuracy >= result["before"]["test"].accuracy - 0.03  # it still reads MNIST
     assert len(result["history"]["val_accuracy"]) == 4  # the held-out drawings are the curves' validation points
 
 
@@ -115,7 +115,35 @@ def test_cli_finetune_writes_a_model_and_reports_before_and_after(tmp_path, samp
     assert {"before_accuracy", "after_accuracy", "test_accuracy"} <= summary.keys()
     metadata = read_metadata(out)
     assert metadata["fine_tune"]["drawings"] == 20 and metadata["test_accuracy"] == summary["test_accuracy"]
+    assert metadata["test_n"] == 1000 and "validation_accuracy" not in metadata  # scores of the model before are not kept
     assert metadata["architecture"] == "lean"  # what it was made from is kept
+
+
+def test_fine_tuning_a_model_the_numpy_engine_cannot_run(sample):
+    import keras
+
+    from mnistdesk.finetune import fine_tune
+
+    inputs = keras.Input((28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))  # not Sequential
+    result = fine_tune(model, sample, _mirrored_digits(sample, per_digit=3), FineTuneConfig(epochs=1))
+    assert result["fine_tune"]["held_out"] >= 2 and 0 <= result["after"]["test"].accuracy <= 1
+
+
+def test_an_unreadable_digit_folder_is_reported_not_raised(tmp_path, monkeypatch):
+    for digit in (1, 2):
+        (tmp_path / str(digit)).mkdir()
+        Image.fromarray(np.pad(np.full((20, 6), 255, np.uint8), 10)).save(tmp_path / str(digit) / "a.png")
+    real_iterdir = type(tmp_path).iterdir
+
+    def locked(self):
+        if self.name == "2":
+            raise PermissionError(13, "Permission denied")
+        return real_iterdir(self)
+
+    monkeypatch.setattr(type(tmp_path), "iterdir", locked)
+    found = read_labelled_folder(tmp_path)
+    assert list(found.labels) == [1] and "2: cannot be read (Permission denied)" in found.problems[0]
 
 
 def test_cli_finetune_answers_a_bad_folder_in_one_line(tmp_path, capsys):

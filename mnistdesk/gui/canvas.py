@@ -65,7 +65,7 @@ class DrawingCanvas(QWidget):
         """The 28×28 model input: re-drawn from the strokes with a pen in proportion to the
         digit (so a small digit is not a blob), or from the ink when an image was opened."""
         strokes = [core.Stroke(np.asarray(stroke.points, np.float64), stroke.erase) for stroke in self._strokes]
-        return core.drawing_input(strokes, self.ink, mode, self._background is not None)[0]
+        return core.drawing_input(strokes, self.ink, mode, self._background is not None)
 
     def is_empty(self) -> bool:
         return not self._strokes and self._background is None

@@ -353,7 +353,7 @@ class RobustnessPanel(_Refreshing, QWidget):
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(round(low * steps), round(high * steps))
             slider.setValue(round(getattr(Transform(), name) * steps))
-            slider.setToolTip(f"{label.strip('→↓ ')} the model's input (the canvas is unchanged); double-click Reset to undo all")
+            slider.setToolTip(f"{label.strip('→↓ ')} the model's input (the canvas is unchanged); Reset puts every slider back")
             slider.valueChanged.connect(lambda _value, name=name: self._on_slider_value_changed(name))
             value = QLabel()
             value.setMinimumWidth(48)

@@ -32,6 +32,7 @@ from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.scorer import TestScorer
 from mnistdesk.gui.training_controller import TrainingController
+from mnistdesk.gui.worker import import_training
 from mnistdesk.imagefile import ImageFileError, load_ink
 from mnistdesk.models import ModelFileError, copy_model_file, save_model
 from mnistdesk.preprocess import preprocess
@@ -72,7 +73,7 @@ class TensorFlowLoader(QObject):
     def run(self) -> None:
         started = time.perf_counter()
         try:
-            import mnistdesk.training  # noqa: F401  (the import is the work)
+            import_training()
         except Exception as error:  # a broken TF install must not take the drawing app down
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
@@ -463,7 +464,8 @@ class MainWindow(QMainWindow):
     def _on_training_running_changed(self, running: bool) -> None:
         if running:
             self.tensorflow_timer.stop()  # the worker imports TensorFlow itself
-            self.test_scorer.cancel()  # the run needs the CPU; its validation takes over the matrix
+        else:
+            self.test_scorer.resume()
         for action in self.model_actions:
             action.setEnabled(not running)
 
@@ -570,7 +572,11 @@ class MainWindow(QMainWindow):
         self.mistakes.gallery.example_clicked.connect(self.session.choose_example)
         self.docks["mistakes"].visibilityChanged.connect(self.test_scorer.set_active)
         self.test_scorer.scored.connect(self.session.set_score)
-        self.test_scorer.failed.connect(self._on_training_message)
+        self.test_scorer.failed.connect(self._on_test_scorer_failed)
+        self.training.run_starting.connect(self.test_scorer.pause)  # the run needs the CPU; its validation takes over the matrix
+
+    def _on_test_scorer_failed(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
 
     def _on_session_example_chosen(self, image: np.ndarray) -> None:
         """A digit from the gallery goes into the canvas as an opened image would (undoable)."""

@@ -1,20 +1,20 @@
 """Scoring the model in use on its test digits off the GUI thread, for the confusion matrix: a
 thousand digits take about a second in numpy, ten thousand several. Only while the matrix is
 on screen (no work for a panel nobody looks at), one scoring at a time, the newest request
-winning, and never during a training run."""
+winning, and never while a training run's thread is alive."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-import threading
-
-import numpy as np
-
+from mnistdesk.data import normalize
 from mnistdesk.engine import Predictor
-from mnistdesk.evaluation import BATCH, predict_all
+from mnistdesk.evaluation import BATCH
+from mnistdesk.gui.worker import wait_for_thread_exit
 from mnistdesk.inspection import SplitScore
 
 #: Loads the digits to score: (what to call them, uint8 images, labels), or None if there are none.
@@ -30,9 +30,11 @@ class _Job(QObject):
         self.score: SplitScore | None = None
         self.error: str | None = None
         self.cancelled = threading.Event()
+        self.native_thread_id: int | None = None
 
     @Slot()
     def run(self) -> None:
+        self.native_thread_id = threading.get_native_id()
         try:
             split = self.source()
             if split is None:
@@ -42,7 +44,7 @@ class _Job(QObject):
             for start in range(0, len(images), BATCH):  # a batch at a time, so a training run can cut it short
                 if self.cancelled.is_set():
                     return
-                parts.append(predict_all(self.predictor, images[start : start + BATCH]))
+                parts.append(self.predictor.predict(normalize(images[start : start + BATCH])))
             self.score = SplitScore(name, images, labels, np.concatenate(parts))
         except Exception as error:  # a failed scoring leaves the matrix as it was, with a message
             self.error = f"{type(error).__name__}: {error}"
@@ -60,6 +62,7 @@ class TestScorer(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.active = False
+        self.paused = False
         self.pending: tuple[Predictor, SplitSource] | None = None
         self.thread: QThread | None = None
         self.job: _Job | None = None
@@ -79,8 +82,21 @@ class TestScorer(QObject):
         self.active = active
         self._start()
 
+    def pause(self) -> None:
+        """A training run is about to start: drop any scoring and wait until its thread is gone
+        (a Keras-run model must not run TensorFlow while the run's start cleans up after the
+        last run). Requests made until :meth:`resume` wait for it."""
+        self.cancel()
+        self.paused = True
+        self._wait_for_job()
+
+    def resume(self) -> None:
+        """The run's thread is gone: score what was asked for meanwhile (the trained model)."""
+        self.paused = False
+        self._start()
+
     def _start(self) -> None:
-        if not self.active or self.pending is None or self.thread is not None:
+        if not self.active or self.paused or self.pending is None or self.thread is not None:
             return
         (predictor, source), self.pending = self.pending, None
         self.job, self.thread = _Job(predictor, source), QThread(self)
@@ -95,7 +111,7 @@ class TestScorer(QObject):
         self.job = self.thread = None
         job.deleteLater()
         thread.deleteLater()
-        if self.pending is None:  # a newer request supersedes this result
+        if self.pending is None and not job.cancelled.is_set():  # a newer request supersedes this result
             if job.score is not None:
                 self.scored.emit(job.score)
             elif job.error is not None:
@@ -106,6 +122,10 @@ class TestScorer(QObject):
         """Wait for a scoring under way (at most a few seconds of numpy) before the window goes."""
         self.cancel()
         self.active = False
+        self._wait_for_job()
+
+    def _wait_for_job(self) -> None:
         if self.thread is not None:
             self.thread.quit()
             self.thread.wait()
+            wait_for_thread_exit(self.job.native_thread_id)

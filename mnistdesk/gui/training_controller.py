@@ -67,6 +67,7 @@ class TrainingController(QObject):
     run_started = Signal(object)  # dict: architecture, dataset
     model_trained = Signal(object, object)  # Keras model, metadata: a finished or stopped run
     running_changed = Signal(bool)
+    run_starting = Signal()  # before anything of the run happens: background work must stop
     message = Signal(str)
 
     def __init__(self, window: QWidget, settings: QSettings):
@@ -141,6 +142,7 @@ class TrainingController(QObject):
     def _launch(self, worker: TrainingWorker) -> bool:
         self._save_options()
         self._failure = None
+        self.run_starting.emit()
         collect_between_runs()
         pause_garbage_collector(True)
         self.thread = QThread(self)
