@@ -271,3 +271,13 @@ def test_test_scoring_waits_for_a_run_and_a_cancelled_result_is_dropped(qtbot, s
     qtbot.waitUntil(lambda: len(scored) == 1, timeout=10000)
     assert scored[0].split == "test split"
     scorer.shutdown()
+
+
+def test_history_and_sweep_legends_sit_above_their_curves(window, qtbot):
+    window.docks["history"].raise_()
+    for panel in (window.history, window.robustness):
+        panel.show()
+        qtbot.waitUntil(lambda panel=panel: panel.plot.isVisible(), timeout=5000)
+        view = panel.plot.getPlotItem().getViewBox().sceneBoundingRect()
+        assert panel.legend.sceneBoundingRect().height() > 0
+        assert not panel.legend.sceneBoundingRect().intersects(view)  # a legend never hides a curve

@@ -253,12 +253,10 @@ class HistoryPanel(_Refreshing, QWidget):
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         self.plot = _plot("Your drawing's probability for each class at every weight snapshot of this run.\nA new drawing is re-scored with the snapshots kept so far.")
         self.plot.setLabel("bottom", "epoch")
-        self.plot.setYRange(0, 1.3, padding=0)  # the legend sits above 100%
+        self.plot.setYRange(0, 1.04, padding=0)
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
-        legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=5)
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
-        self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=CURVE_WIDTH), name=str(i)) for i, colour in enumerate(CLASS_COLOURS)]
-        self.legend = legend
+        self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=CURVE_WIDTH)) for colour in CLASS_COLOURS]
+        self.legend = _legend_above(self.plot, self.curves)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.caption)
@@ -276,6 +274,18 @@ class HistoryPanel(_Refreshing, QWidget):
             self.plot.setXRange(float(x[0]), max(float(x[-1]), float(x[0]) + 0.05), padding=0.02)
         else:
             self.caption.setText("Train a model to watch it change its mind about your drawing")
+
+
+def _legend_above(plot: pg.PlotWidget, curves: Sequence[pg.PlotDataItem]) -> pg.LegendItem:
+    """A two-row legend in the plot's title row, above the data: it never hides a curve."""
+    legend = pg.LegendItem(colCount=(len(curves) + 1) // 2, labelTextSize="8pt", horSpacing=6, verSpacing=-8)
+    item = plot.getPlotItem()
+    item.layout.removeItem(item.titleLabel)  # these plots have no title: its row holds the legend
+    item.titleLabel.hide()
+    item.layout.addItem(legend, 0, 1)
+    for index, curve in enumerate(curves):
+        legend.addItem(curve, str(index))
+    return legend
 
 
 def _name_legend(legend: pg.LegendItem, names: Sequence[str]) -> None:
@@ -376,11 +386,10 @@ class RobustnessPanel(_Refreshing, QWidget):
         row.addStretch(1)
         row.addWidget(self.reset)
         self.plot = _plot("Each class's probability as the chosen slider runs over its whole range, the other sliders as set.\nThe line marks the slider's position.")
-        self.plot.setYRange(0, 1.3, padding=0)  # the legend sits above 100%
+        self.plot.setYRange(0, 1.04, padding=0)
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.5, 1.0)]])
-        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=5)
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
-        self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=CURVE_WIDTH), name=str(i)) for i, colour in enumerate(CLASS_COLOURS)]
+        self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=CURVE_WIDTH)) for colour in CLASS_COLOURS]
+        self.legend = _legend_above(self.plot, self.curves)
         self.marker = pg.InfiniteLine(angle=90, pen=pg.mkPen((60, 60, 60), style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.marker)
         self.verdict = QLabel("Draw a digit, then move a slider")
