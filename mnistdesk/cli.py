@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistdesk import __version__, paths
-from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline
+from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
 from mnistdesk.imagefile import ImageFileError
 from mnistdesk.files import replacing
 from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
@@ -200,8 +200,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         print(f"mnistdesk: skipped: {problem}", file=sys.stderr)
     metadata, notes = read_metadata_checked(args.model)
     _print_notes(args.model, notes)
-    trained_on = metadata.get("dataset")
-    dataset = load_dataset(args.dataset or (trained_on if trained_on in BUILTIN_DATASETS else "sample"))
+    dataset = load_dataset(args.dataset or dataset_of_model(metadata.get("dataset")))
     from mnistdesk.finetune import FineTuneError, fine_tune
     from mnistdesk.models import load_model
 
@@ -247,9 +246,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.model)
     metadata, notes = read_metadata_checked(args.model)
     _print_notes(args.model, [*notes, predictor.note])
-    trained_on = metadata.get("dataset")
-    source = args.dataset or (trained_on if trained_on in BUILTIN_DATASETS else "sample")
-    dataset = load_dataset(source)
+    dataset = load_dataset(args.dataset or dataset_of_model(metadata.get("dataset")))
     score = evaluate(predictor, dataset.x_test, dataset.y_test)
     if not math.isfinite(score.loss):
         raise ModelFileError(f"{args.model}: the model gives non-finite outputs on {dataset.name}; it cannot be scored")

@@ -77,6 +77,12 @@ class Dataset:
     class_names: tuple[str, ...] = DIGIT_NAMES
 
 
+def dataset_of_model(trained_on: object, known: tuple[str, ...] = BUILTIN_DATASETS) -> str:
+    """The dataset to score a model on: the one it was trained on when that is one of ``known``,
+    else the bundled sample (a model's metadata names any path or text it likes)."""
+    return trained_on if trained_on in known else "sample"
+
+
 def normalize(batch: np.ndarray) -> np.ndarray:
     """uint8 pixels 0-255 → float32 in [0, 1]: the single place input scaling happens."""
     return np.divide(batch, 255, dtype=np.float32)

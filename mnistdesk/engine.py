@@ -91,7 +91,7 @@ class Engine:
         self.input_shape = _input_shape(self.specs)
         self.note: str | None = None
         if needs_softmax(self.predict(PROBE_IMAGE)):
-            self._ops.append(_softmax)
+            self._ops.append(softmax)
             self.note = SOFTMAX_NOTE
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -168,7 +168,7 @@ class KerasPredictor:
             x = x[None]
         x = x.reshape((x.shape[0], *self.model.input_shape[1:]))
         outputs = np.asarray(self.model.predict(x, verbose=0))
-        return _softmax(outputs) if self.softmax else outputs
+        return softmax(outputs) if self.softmax else outputs
 
 
 def load_predictor(path: str | os.PathLike) -> Predictor:
@@ -220,7 +220,7 @@ def _activation(name: Any) -> Callable[[np.ndarray], np.ndarray]:
     if name == "relu":
         return lambda x: np.maximum(x, 0, dtype=np.float32)
     if name == "softmax":
-        return _softmax
+        return softmax
     if name == "sigmoid":
         return lambda x: (1 / (1 + np.exp(-x))).astype(np.float32)
     if name == "tanh":
@@ -228,21 +228,21 @@ def _activation(name: Any) -> Callable[[np.ndarray], np.ndarray]:
     raise UnsupportedModel(f"activation {name!r}")
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     shifted = np.exp(x - x.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TensorFlow's SAME padding: the extra pixel goes after, not before."""
     total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
 
-def _windows(x: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int], padding: str, fill: float) -> np.ndarray:
+def sliding_windows(x: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int], padding: str, fill: float) -> np.ndarray:
     """Sliding windows (N, H', W', C, kh, kw) of an NHWC tensor, padded as Keras would."""
     if padding == "same":
-        pads = [_same_padding(x.shape[axis], kernel[axis - 1], strides[axis - 1]) for axis in (1, 2)]
+        pads = [same_padding(x.shape[axis], kernel[axis - 1], strides[axis - 1]) for axis in (1, 2)]
         x = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
     elif padding != "valid":
         raise UnsupportedModel(f"padding {padding!r}")
@@ -259,9 +259,7 @@ def _build_op(spec: LayerSpec) -> Callable[[np.ndarray], np.ndarray]:
     if name == "Reshape":
         return lambda x: x.reshape(x.shape[0], *config["target_shape"])
     if name in ("Activation", "ReLU", "Softmax"):
-        if name == "ReLU" and (config.get("max_value") or config.get("negative_slope") or config.get("threshold")):
-            raise UnsupportedModel("ReLU with a cap, slope or threshold")
-        return _activation({"Activation": config.get("activation"), "ReLU": "relu", "Softmax": "softmax"}[name])
+        return _activation(activation_layer_name(name, config))
     if name == "Rescaling":
         scale, offset = np.float32(config["scale"]), np.float32(config["offset"])
         return lambda x: x * scale + offset
@@ -294,7 +292,7 @@ def _conv2d(config: dict[str, Any], weights: list[np.ndarray]) -> Callable[[np.n
     matrix = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(-1, kernel.shape[-1]))
 
     def conv(x: np.ndarray) -> np.ndarray:
-        windows = _windows(x, size, strides, padding, 0.0)
+        windows = sliding_windows(x, size, strides, padding, 0.0)
         n, h, w = windows.shape[:3]
         return activate(windows.reshape(n * h * w, -1) @ matrix + bias).reshape(n, h, w, -1)
 
@@ -308,10 +306,18 @@ def _pool2d(name: str, config: dict[str, Any]) -> Callable[[np.ndarray], np.ndar
     if name == "AveragePooling2D" and padding == "same":
         raise UnsupportedModel("average pooling with same padding")
     reduce = np.max if name == "MaxPooling2D" else np.mean
-    return lambda x: reduce(_windows(x, size, strides, padding, -np.inf), axis=(4, 5))
+    return lambda x: reduce(sliding_windows(x, size, strides, padding, -np.inf), axis=(4, 5))
 
 
-def _batch_norm(config: dict[str, Any], weights: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+def activation_layer_name(name: str, config: dict[str, Any]) -> Any:
+    """The activation an Activation, ReLU or Softmax layer applies (a plain ReLU only)."""
+    if name == "ReLU" and (config.get("max_value") or config.get("negative_slope") or config.get("threshold")):
+        raise UnsupportedModel("ReLU with a cap, slope or threshold")
+    return {"Activation": config.get("activation"), "ReLU": "relu", "Softmax": "softmax"}[name]
+
+
+def batch_norm_affine(config: dict[str, Any], weights: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Batch normalisation in inference is ``x * factor + shift``: (factor, shift) per channel."""
     if config.get("axis", -1) not in (-1, [-1]) and config.get("axis") != [3]:
         raise UnsupportedModel("batch normalisation over a non-channel axis")
     values = list(weights)
@@ -319,5 +325,9 @@ def _batch_norm(config: dict[str, Any], weights: list[np.ndarray]) -> Callable[[
     beta = values.pop(0) if config.get("center", True) else np.float32(0)
     mean, variance = values
     factor = gamma / np.sqrt(variance + np.float32(config.get("epsilon", 1e-3)))
-    shift = beta - mean * factor
+    return factor, beta - mean * factor
+
+
+def _batch_norm(config: dict[str, Any], weights: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    factor, shift = batch_norm_affine(config, weights)
     return lambda x: x * factor + shift

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mnistdesk.engine import IDENTITY_LAYERS, Engine, LayerSpec, UnsupportedModel, _same_padding, _windows
+from mnistdesk.engine import IDENTITY_LAYERS, Engine, LayerSpec, UnsupportedModel, activation_layer_name, batch_norm_affine, same_padding, sliding_windows, softmax
 
 #: SmoothGrad's defaults (Smilkov et al. 2017): noise of 15% of the input's range, 24 samples.
 SMOOTHGRAD_NOISE = 0.15
@@ -68,19 +68,12 @@ def _layer_steps(spec: LayerSpec) -> list[tuple[Forward, Backward]]:
         target = (-1,) if name == "Flatten" else tuple(config["target_shape"])
         return [(lambda x: (x.reshape(x.shape[0], *target), x.shape), lambda g, shape: g.reshape(shape))]
     if name in ("Activation", "ReLU", "Softmax"):
-        if name == "ReLU" and (config.get("max_value") or config.get("negative_slope") or config.get("threshold")):
-            raise UnsupportedModel("ReLU with a cap, slope or threshold")
-        return [_activation_step({"Activation": config.get("activation"), "ReLU": "relu", "Softmax": "softmax"}[name])]
+        return [_activation_step(activation_layer_name(name, config))]
     if name == "Rescaling":
         scale, offset = np.float32(config["scale"]), np.float32(config["offset"])
         return [(lambda x: (x * scale + offset, None), lambda g, _: g * scale)]
     if name == "BatchNormalization":
-        values = list(weights)
-        gamma = values.pop(0) if config.get("scale", True) else np.float32(1)
-        beta = values.pop(0) if config.get("center", True) else np.float32(0)
-        mean, variance = values
-        factor = gamma / np.sqrt(variance + np.float32(config.get("epsilon", 1e-3)))
-        shift = beta - mean * factor
+        factor, shift = batch_norm_affine(config, weights)
         return [(lambda x: (x * factor + shift, None), lambda g, _: g * factor)]
     if name == "Dense":
         kernel = weights[0]
@@ -105,12 +98,7 @@ def _activation_step(name: Any) -> tuple[Forward, Backward]:
     if name == "tanh":
         return (lambda x: (np.tanh(x),) * 2, lambda g, y: g * (1 - y * y))
     if name == "softmax":
-        def softmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            shifted = np.exp(x - x.max(axis=-1, keepdims=True))
-            y = shifted / shifted.sum(axis=-1, keepdims=True)
-            return y, y
-
-        return (softmax, lambda g, y: y * (g - (g * y).sum(axis=-1, keepdims=True)))
+        return (lambda x: (softmax(x),) * 2, lambda g, y: y * (g - (g * y).sum(axis=-1, keepdims=True)))
     raise UnsupportedModel(f"activation {name!r}")
 
 
@@ -123,7 +111,7 @@ def _conv_step(config: dict[str, Any], weights: list[np.ndarray]) -> tuple[Forwa
     matrix = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(-1, kernel.shape[-1]))
 
     def forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-        windows = _windows(x, size, strides, padding, 0.0)
+        windows = sliding_windows(x, size, strides, padding, 0.0)
         n, h, w = windows.shape[:3]
         return (windows.reshape(n * h * w, -1) @ matrix + bias).reshape(n, h, w, -1), x.shape
 
@@ -141,7 +129,7 @@ def _max_pool_step(config: dict[str, Any]) -> tuple[Forward, Backward]:
     padding = config.get("padding", "valid")
 
     def forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-        windows = _windows(x, size, strides, padding, -np.inf)
+        windows = sliding_windows(x, size, strides, padding, -np.inf)
         flat = windows.reshape(*windows.shape[:4], -1)
         winner = flat.argmax(axis=-1)  # the gradient goes to one maximum, as TensorFlow's does
         return np.take_along_axis(flat, winner[..., None], -1)[..., 0], (x.shape, winner)
@@ -156,10 +144,10 @@ def _max_pool_step(config: dict[str, Any]) -> tuple[Forward, Backward]:
 
 
 def _scatter_windows(window_grads: np.ndarray, shape: tuple[int, ...], size: tuple[int, int], strides: tuple[int, int], padding: str) -> np.ndarray:
-    """The transpose of :func:`mnistdesk.engine._windows`: each window's gradient (N, H', W', C,
+    """The transpose of :func:`mnistdesk.engine.sliding_windows`: each window's gradient (N, H', W', C,
     kh, kw) added back onto the (padded) input it was cut from, then the padding cut off."""
     n, h, w = window_grads.shape[:3]
-    pads = [_same_padding(shape[axis], size[axis - 1], strides[axis - 1]) for axis in (1, 2)] if padding == "same" else [(0, 0), (0, 0)]
+    pads = [same_padding(shape[axis], size[axis - 1], strides[axis - 1]) for axis in (1, 2)] if padding == "same" else [(0, 0), (0, 0)]
     padded = np.zeros((n, shape[1] + sum(pads[0]), shape[2] + sum(pads[1]), shape[3]), np.float32)
     for i in range(size[0]):
         for j in range(size[1]):

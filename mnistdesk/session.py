@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mnistdesk.data import load_dataset
+from mnistdesk.data import dataset_of_model, load_dataset
 from mnistdesk.engine import Predictor
 from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
 
@@ -226,7 +226,7 @@ def bundled_test_split(dataset: str | None, class_names: list[str] | None = None
     else the bundled sample's; None for a model of other classes (e.g. Fashion-MNIST)."""
     if class_names and list(class_names) != [str(d) for d in range(10)]:
         return None
-    name = dataset if dataset in BUNDLED_DATASETS else "sample"
+    name = dataset_of_model(dataset, BUNDLED_DATASETS)
     data = load_dataset(name)
     return f"test split of the bundled {name} digits", data.x_test, data.y_test
 
