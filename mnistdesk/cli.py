@@ -19,7 +19,7 @@ from mnistdesk import __version__, paths
 from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
 from mnistdesk.imagefile import ImageFileError
 from mnistdesk.files import replacing
-from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, read_metadata_checked, save_model
+from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, fine_tuning_summary, TrainConfig, check_model_target, read_metadata_checked, save_model
 from mnistdesk.preprocess import MODES
 
 EXIT_ERROR = 1
@@ -201,7 +201,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     metadata, notes = read_metadata_checked(args.model)
     _print_notes(args.model, notes)
     dataset = load_dataset(args.dataset or dataset_of_model(metadata.get("dataset")))
-    from mnistdesk.finetune import FineTuneError, fine_tune
+    from mnistdesk.finetune import FineTuneError, fine_tune, fine_tuned_metadata
     from mnistdesk.models import load_model
 
     model = load_model(args.model)
@@ -214,8 +214,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     before, after = result["before"], result["after"]
     test = after["test"]
-    kept = {key: value for key, value in metadata.items() if not key.startswith(("validation_", "test_"))}  # they scored the model before
-    saved = _save_with_fallback(model, args.out, {**kept, "dataset": dataset.name, "test_accuracy": test.accuracy, "test_loss": test.loss, "test_n": test.n, "fine_tune": result["fine_tune"]})
+    saved = _save_with_fallback(model, args.out, fine_tuned_metadata(metadata, dataset, result))
     summary = {
         "model": str(saved),
         "drawings": result["fine_tune"]["drawings"],
@@ -230,11 +229,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, allow_nan=False))
     else:
-        if summary["held_out"]:
-            print(f"your handwriting ({summary['held_out']} held-out drawings): {before['held_out_accuracy']:.1%} before, {after['held_out_accuracy']:.1%} after")
-        else:
-            print("your handwriting: too few drawings to hold any out; add more to see a before/after score")
-        print(f"{dataset.name} test: {before['test'].accuracy:.1%} before, {test.accuracy:.1%} after; wrote {saved}")
+        print(f"{fine_tuning_summary(result['fine_tune'], test.accuracy)}; wrote {saved}")
     return 0 if saved == args.out else EXIT_ERROR
 
 

@@ -9,6 +9,7 @@ handwriting"; the dataset's test split is scored before and after too. Imports K
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,13 +21,11 @@ import numpy as np
 from mnistdesk.data import Dataset, normalize
 from mnistdesk.engine import Engine, KerasPredictor, Predictor, UnsupportedModel
 from mnistdesk.evaluation import Evaluation, evaluate
-from mnistdesk.models import DEFAULT_VALIDATION_FRACTION, FineTuneConfig, compile_model
+from mnistdesk.models import DEFAULT_VALIDATION_FRACTION, FINE_TUNE_MIN_DRAWINGS, FineTuneConfig, compile_model
 from mnistdesk.personal import LabelledImages
-from mnistdesk.training import Batches, split_validation
+from mnistdesk.training import Batches, continued_history, split_validation
 
 EPOCH_DIGITS = 2048
-#: Fewer than two drawings cannot teach a style (and none could be held out to score it).
-MIN_DRAWINGS = 2
 
 
 @dataclass(frozen=True)
@@ -75,19 +74,32 @@ def mixed_batches(dataset: Dataset, split: PersonalSplit, config: FineTuneConfig
     return Batches(images, labels, config.batch_size, augment=True, seed=config.seed)
 
 
-def fine_tune(model: Any, dataset: Dataset, drawings: LabelledImages, config: FineTuneConfig = FineTuneConfig(), callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+def epoch_steps(config: FineTuneConfig) -> int:
+    """Batches in one fine-tuning epoch (for progress and ETA)."""
+    return math.ceil(EPOCH_DIGITS / config.batch_size)
+
+
+def fine_tune(
+    model: Any,
+    dataset: Dataset,
+    drawings: LabelledImages,
+    config: FineTuneConfig = FineTuneConfig(),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    initial_epoch: int = 0,
+) -> dict[str, Any]:
     """Continue training ``model`` (in place) on ``dataset`` mixed with ``drawings``; returns
     the scores before and after (held-out drawings and the test split) and the curves, whose
-    validation points are the held-out drawings."""
-    if len(drawings.labels) < MIN_DRAWINGS:
-        raise FineTuneError(f"fine-tuning needs at least {MIN_DRAWINGS} labelled drawings, got {len(drawings.labels)}")
+    validation points are the held-out drawings. ``initial_epoch``: the epochs the model has
+    trained already, so a live display carries its curves on."""
+    if len(drawings.labels) < FINE_TUNE_MIN_DRAWINGS:
+        raise FineTuneError(f"fine-tuning needs at least {FINE_TUNE_MIN_DRAWINGS} labelled drawings, got {len(drawings.labels)}")
     split = hold_out(drawings, config.hold_out_fraction, config.seed)
     before = _scores(model, dataset, split)
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     compile_model(model, "adam", config.learning_rate)  # a fresh optimizer: the saved state is for the old data
     validation = (normalize(split.held_out_images)[..., None], split.held_out_labels.astype(np.int32)) if len(split.held_out_labels) else None
-    history = model.fit(mixed_batches(dataset, split, config), validation_data=validation, epochs=config.epochs, callbacks=list(callbacks), verbose=0)
+    history = model.fit(mixed_batches(dataset, split, config), validation_data=validation, initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=list(callbacks), verbose=0)
     seconds = time.perf_counter() - started
     after = _scores(model, dataset, split)
     return {
@@ -105,6 +117,16 @@ def fine_tune(model: Any, dataset: Dataset, drawings: LabelledImages, config: Fi
             "seconds": round(seconds, 1),
         },
     }
+
+
+def fine_tuned_metadata(previous: dict[str, Any], dataset: Dataset, result: dict[str, Any]) -> dict[str, Any]:
+    """The metadata to save with a fine-tuned model: the starting model's, less its old scores
+    (they scored the model before), with the new test score and what the fine-tuning did."""
+    kept = {key: value for key, value in previous.items() if not key.startswith(("validation_", "test_"))}
+    test = result["after"]["test"]
+    old_history = previous.get("history") if isinstance(previous.get("history"), dict) else {}
+    history = continued_history(old_history, result["history"], len(old_history.get("loss", [])))
+    return {**kept, "dataset": dataset.name, "history": history, "test_accuracy": test.accuracy, "test_loss": test.loss, "test_n": test.n, "fine_tune": result["fine_tune"]}
 
 
 def _scores(model: Any, dataset: Dataset, split: PersonalSplit) -> dict[str, Any]:

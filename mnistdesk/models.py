@@ -68,6 +68,8 @@ class TrainConfig:
 
 #: Fine-tuning holds this share of the person's drawings out, to score before and after.
 FINE_TUNE_HOLD_OUT = 0.2
+#: Fewer labelled drawings cannot teach a style, nor leave one out to score it.
+FINE_TUNE_MIN_DRAWINGS = 2
 #: Of every fine-tuning epoch's digits, this share are the person's drawings (augmented repeats).
 FINE_TUNE_PERSONAL_SHARE = 0.25
 
@@ -82,6 +84,15 @@ class FineTuneConfig:
     hold_out_fraction: float = FINE_TUNE_HOLD_OUT
     personal_share: float = FINE_TUNE_PERSONAL_SHARE
     seed: int = 0
+
+
+def fine_tuning_summary(tuning: dict, test_accuracy: float) -> str:
+    """One line on what fine-tuning did (``tuning``: a fine-tuned model's "fine_tune" metadata)."""
+    if tuning.get("held_out"):
+        mine = f"your handwriting {tuning['before_accuracy']:.0%} → {tuning['after_accuracy']:.0%} ({tuning['held_out']} held-out drawings)"
+    else:
+        mine = "your handwriting: too few drawings to hold any out (add more for a before/after score)"
+    return f"{mine} · {tuning['dataset']} test {tuning['test_accuracy_before']:.1%} → {test_accuracy:.1%}"
 
 
 class ModelFileError(Exception):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ INPUTS_DIR = "inputs"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 #: A labelled folder is read up to this many images: fine-tuning wants dozens, not a dataset.
 MAX_FOLDER_IMAGES = 5000
+NO_LABELLED_IMAGES = "no labelled images found; put each digit's images in a folder named after it (0/, 1/, … 9/)"
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,39 @@ class PersonalDrawings:
         if not 0 <= int(label) <= 9:
             raise ValueError(f"a digit label is 0-9, not {label}")
         now = time.time_ns()
-        name = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000)) + f"-{now % 1_000_000_000:09d}"
-        entry = self._entry(int(label), name)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000))
+        nanoseconds = now % 1_000_000_000
+        entry = self._entry(int(label), f"{stamp}-{nanoseconds:09d}")
+        while entry.model_input.exists() or entry.drawing.exists():  # a coarse clock (Windows): never overwrite
+            nanoseconds += 1
+            entry = self._entry(int(label), f"{stamp}-{nanoseconds:09d}")
         _write_png(entry.drawing, 255 - _as_uint8(drawing))  # dark ink on white, as people expect to see it
         _write_png(entry.model_input, _as_uint8(model_input))  # as the model sees it: bright on dark
         return entry
+
+    def add_folder(self, folder: str | os.PathLike, mode: str = "mnist", progress: Callable[[int, int], bool] | None = None) -> tuple[int, list[str]]:
+        """Copy a folder of labelled images (``<digit>/`` of any size, any polarity) into the
+        store, each through the preprocessing; returns how many were added and one line per
+        file that could not be. ``progress(done, total)`` returning False stops early."""
+        folder = Path(folder)
+        if not _is_folder(folder):
+            raise ImageFileError(f"{folder}: no such folder")
+        problems: list[str] = []
+        paths = list(_labelled_paths(folder, problems))
+        if not paths:
+            raise ImageFileError(f"{folder}: {NO_LABELLED_IMAGES}")
+        added = 0
+        for done, (label, path) in enumerate(paths):
+            if progress is not None and not progress(done, len(paths)):
+                break
+            try:
+                ink, image = _read_labelled(path, mode)
+            except ImageFileError as error:
+                problems.append(str(error))
+                continue
+            self.add(label, ink, image)
+            added += 1
+        return added, problems
 
     def remove(self, entry: PersonalDrawing) -> None:
         """Delete a drawing's two files."""
@@ -86,14 +115,20 @@ class PersonalDrawings:
 
     def arrays(self) -> LabelledImages:
         """The stored model inputs as arrays (as the canvas made them, not re-processed)."""
-        images, labels, problems = [], [], []
+        return self.read()[1]
+
+    def read(self) -> tuple[list[PersonalDrawing], LabelledImages]:
+        """The drawings whose model input could be read, and those inputs (in the same order)."""
+        entries, images, labels, problems = [], [], [], []
         for entry in self.entries():
             try:
                 images.append(_read_input(entry.model_input))
-                labels.append(entry.label)
             except ImageFileError as error:
                 problems.append(str(error))
-        return _labelled(images, labels, problems)
+                continue
+            entries.append(entry)
+            labels.append(entry.label)
+        return entries, _labelled(images, labels, problems)
 
     def _entry(self, label: int, name: str) -> PersonalDrawing:
         return PersonalDrawing(label, name, self.root / DRAWINGS_DIR / str(label) / f"{name}.png", self.root / INPUTS_DIR / str(label) / f"{name}.png")
@@ -110,18 +145,24 @@ def read_labelled_folder(folder: str | os.PathLike, mode: str = "mnist") -> Labe
     images, labels, problems = [], [], []
     for label, path in _labelled_paths(folder, problems):
         try:
-            image = preprocess(load_ink(path), mode)
+            _, image = _read_labelled(path, mode)
         except ImageFileError as error:
             problems.append(str(error))
             continue
-        if image is None:
-            problems.append(f"{path}: no ink found (a blank image)")
-            continue
-        images.append(np.round(image * 255).astype(np.uint8))
+        images.append(image)
         labels.append(label)
     if not images:
-        raise ImageFileError(f"{folder}: no labelled images found; put each digit's images in a folder named after it (0/, 1/, … 9/)")
+        raise ImageFileError(f"{folder}: {NO_LABELLED_IMAGES}")
     return _labelled(images, labels, problems)
+
+
+def _read_labelled(path: Path, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """An image file's ink and its model input (uint8), through the canvas's preprocessing."""
+    ink = load_ink(path)
+    image = preprocess(ink, mode)
+    if image is None:
+        raise ImageFileError(f"{path}: no ink found (a blank image)")
+    return ink, np.round(image * 255).astype(np.uint8)
 
 
 def _is_folder(path: Path) -> bool:

@@ -134,6 +134,11 @@ def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None =
     return model, metadata
 
 
+def continued_history(previous: dict[str, list[float]], new: dict[str, list[float]], initial_epoch: int) -> dict[str, list[float]]:
+    """A continued model's curves: its first ``initial_epoch`` epochs, then this run's."""
+    return {key: list(previous.get(key, []))[:initial_epoch] + list(values) for key, values in new.items()}
+
+
 def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[str, list[float]], seconds: float) -> dict[str, Any]:
     """The metadata saved with a model: how it was made, how it scores on the validation split
     it was tuned on, and — once, at the end — on the test split. A run stopped early is scored

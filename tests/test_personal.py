@@ -39,6 +39,14 @@ def test_drawings_round_trip_in_the_keras_folder_layout(tmp_path):
     assert [entry.label for entry in store.entries()] == [7]
 
 
+def test_drawings_kept_within_one_clock_tick_never_overwrite_each_other(tmp_path, monkeypatch):
+    monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_000_000_000)  # a coarse clock (Windows)
+    store = PersonalDrawings(tmp_path)
+    for seed in range(3):
+        store.add(1, _ink(seed), np.ones((28, 28), np.float32))
+    assert len(store.entries()) == 3
+
+
 def test_a_crash_while_saving_loses_nothing_already_saved(tmp_path, monkeypatch):
     store = PersonalDrawings(tmp_path)
     store.add(3, _ink(0), np.ones((28, 28), np.float32))
@@ -117,6 +125,8 @@ def test_cli_finetune_writes_a_model_and_reports_before_and_after(tmp_path, samp
     assert metadata["fine_tune"]["drawings"] == 20 and metadata["test_accuracy"] == summary["test_accuracy"]
     assert metadata["test_n"] == 1000 and "validation_accuracy" not in metadata  # scores of the model before are not kept
     assert metadata["architecture"] == "lean"  # what it was made from is kept
+    shipped = read_metadata(paths.SHIPPED_MODEL_PATH)["history"]["loss"]
+    assert metadata["history"]["loss"][: len(shipped)] == shipped and len(metadata["history"]["loss"]) == len(shipped) + 2  # its curves carry on
 
 
 def test_fine_tuning_a_model_the_numpy_engine_cannot_run(sample):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, QStandardPaths, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressDialog,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -31,10 +32,12 @@ from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, Mistake
 from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.scorer import TestScorer
+from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
 from mnistdesk.imagefile import ImageFileError, load_ink
-from mnistdesk.models import ModelFileError, copy_model_file, save_model
+from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, ModelFileError, copy_model_file, save_model
+from mnistdesk.personal import PersonalDrawing, PersonalDrawings
 from mnistdesk.preprocess import preprocess
 from mnistdesk.session import Session, bundled_test_split
 from mnistdesk.settings import text_list_setting, text_setting
@@ -47,6 +50,9 @@ TENSORFLOW_IDLE_MS = 1500
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 MODE_LABELS = {"mnist": "MNIST preprocessing", "naive": "Naive: whole canvas → 28×28"}
 MAX_RECENT_MODELS = 8
+#: The user's labelled drawings live in this folder of the app's data folder.
+PERSONAL_DIR = "handwriting"
+MAX_PROBLEMS_SHOWN = 12
 #: The Inspect panels (tabbed under the canvas), with what each is for.
 INSPECT_DOCKS = {
     "mistakes": "Which digits the model confuses: click a cell of the matrix to see those digits, click one to open it",
@@ -85,7 +91,7 @@ class MainWindow(QMainWindow):
 
     prediction_made = Signal(object)  # probabilities (10,) or None; for tests and later panels
 
-    def __init__(self, model_path: Path | None = None, settings: QSettings | None = None, preload_tensorflow: bool = True):
+    def __init__(self, model_path: Path | None = None, settings: QSettings | None = None, preload_tensorflow: bool = True, personal_dir: Path | None = None):
         super().__init__()
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
@@ -106,6 +112,9 @@ class MainWindow(QMainWindow):
         self.activations = ActivationsPanel()
         self.robustness = RobustnessPanel()
         self.test_scorer = TestScorer(self)
+        self.teach = TeachPanel()
+        # The user's labelled drawings, in their data folder (the core only takes a path).
+        self.personal = PersonalDrawings(personal_dir or Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / PERSONAL_DIR)
         self.mode_box = QComboBox()
         for mode, label in MODE_LABELS.items():
             self.mode_box.addItem(label, mode)
@@ -145,6 +154,7 @@ class MainWindow(QMainWindow):
         self.training.splits_ready.connect(self.session.set_splits)
         self.training.validation_scored.connect(self.session.set_validation)
         self._connect_session()
+        self._connect_teach()
 
         self._restore_settings()
         requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
@@ -179,6 +189,7 @@ class MainWindow(QMainWindow):
         right, bottom, left = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea)
         for key, title, widget, area in (
             ("train", "Train", self.training.panel, left),
+            ("teach", "Teach", self.teach, left),
             ("weights", "First-layer weights", self.training.weights, left),
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
@@ -197,6 +208,9 @@ class MainWindow(QMainWindow):
         for key in INSPECT_DOCKS:
             self.tabifyDockWidget(self.docks["curves"], self.docks[key])
         self.docks["curves"].raise_()
+        self.tabifyDockWidget(self.docks["train"], self.docks["teach"])  # label and fine-tune beside Train
+        self.docks["train"].raise_()
+        self.docks["teach"].setToolTip("Teach it your handwriting: label your drawings (keys 0-9 on the canvas), then fine-tune")
         # Full-height side columns: training controls over the weights on the left, what the
         # model sees over what it predicts on the right, the curves under the canvas.
         self.setCorner(Qt.Corner.BottomLeftCorner, left)
@@ -249,6 +263,9 @@ class MainWindow(QMainWindow):
         self._action(train_menu, "&Continue training", "Ctrl+Shift+T", self.training.continue_training, "Train the model in use for more epochs")
         self._action(train_menu, "&Pause / resume", "Ctrl+P", self.training.toggle_pause, "Pause between batches, or resume")
         self._action(train_menu, "&Stop", "Ctrl+.", self.training.stop, "Stop after the current batch and keep the model")
+        train_menu.addSeparator()
+        self._action(train_menu, "T&each it your handwriting", "Alt+T", lambda: self._show_dock(self.docks["teach"]), "Label your drawings (keys 0-9 on the canvas) and fine-tune on them")
+        self._action(train_menu, "&Fine-tune on your drawings", "Ctrl+Shift+F", lambda: self._on_teach_fine_tune_requested(self.teach.epochs.value()), "Keep training the model in use on its data mixed with your labelled drawings")
         view_menu = self.menuBar().addMenu("&View")
         for key, dock in self.docks.items():
             if key not in INSPECT_DOCKS:
@@ -574,6 +591,99 @@ class MainWindow(QMainWindow):
         self.test_scorer.scored.connect(self.session.set_score)
         self.test_scorer.failed.connect(self._on_test_scorer_failed)
         self.training.run_starting.connect(self.test_scorer.pause)  # the run needs the CPU; its validation takes over the matrix
+
+    # -- teach it your handwriting -------------------------------------------------------------
+    def _connect_teach(self) -> None:
+        """Keys 0-9 on the canvas (or the Teach panel's buttons) keep the drawing as that digit."""
+        self.canvas.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click on it gives it the keys
+        self.digit_keys = DigitKeys(self.canvas)
+        self.digit_keys.pressed.connect(self.label_drawing)
+        self.teach.label_requested.connect(self.label_drawing)
+        self.teach.delete_requested.connect(self._on_teach_delete_requested)
+        self.teach.drawing_opened.connect(self._on_teach_drawing_opened)
+        self.teach.add_folder_requested.connect(self.choose_drawings_folder)
+        self.teach.fine_tune_requested.connect(self._on_teach_fine_tune_requested)
+        self.training.running_changed.connect(self.teach.set_busy)
+        self.training.progress.connect(self.teach.show_progress)
+        self.training.fine_tuned.connect(self.teach.show_result)
+        self._refresh_teach()
+
+    def label_drawing(self, digit: int) -> bool:
+        """Keep the drawing (the canvas and its 28×28 input) as a ``digit`` among the user's
+        labelled drawings, then clear the canvas for the next one (Ctrl+Z brings it back)."""
+        self._predict_now()  # the input of the canvas as it is now, not as of the last timer tick
+        if self.session.drawing is None:
+            self.statusBar().showMessage("Draw a digit first, then press its key (0-9) to keep it", 4000)
+            return False
+        try:
+            self.personal.add(digit, self.canvas.ink(), self.session.drawing)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot keep the drawing", plain(f"Could not write to {self.personal.root}: {error.strerror or error}"))
+            return False
+        count = self._refresh_teach()
+        self.canvas.clear()
+        self.statusBar().showMessage(f"Kept as a {digit} ({count} labelled drawings) — draw the next; Ctrl+Z brings it back", 5000)
+        return True
+
+    def _refresh_teach(self) -> int:
+        entries, drawings = self.personal.read()
+        self.teach.show_drawings(entries, drawings.images)
+        return len(entries)
+
+    def _on_teach_delete_requested(self, entries: list[PersonalDrawing]) -> None:
+        choice = QMessageBox.question(self, "Delete drawings", f"Delete {len(entries)} of your labelled drawings? This cannot be undone.")
+        if choice != QMessageBox.StandardButton.Yes:
+            return
+        for entry in entries:
+            self.personal.remove(entry)
+        self._refresh_teach()
+
+    def _on_teach_drawing_opened(self, entry: PersonalDrawing) -> None:
+        try:
+            self.canvas.set_background(load_ink(entry.drawing))
+        except ImageFileError as error:
+            self.statusBar().showMessage(plain(str(error)), 6000)
+
+    def choose_drawings_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of labelled images (0/ … 9/)", self._last_dir("drawings"))
+        if folder:
+            self.settings.setValue("files/last_drawings_dir", folder)
+            self.add_drawings_folder(Path(folder))
+
+    def add_drawings_folder(self, folder: Path) -> int:
+        """Copy a folder of labelled images into the user's drawings, with progress; says what
+        could not be read. Returns how many were added."""
+        dialog = QProgressDialog(f"Adding the images in {folder.name}…", "Stop", 0, 0, self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(500)
+
+        def progress(done: int, total: int) -> bool:
+            dialog.setMaximum(total)
+            dialog.setValue(done)
+            return not dialog.wasCanceled()
+
+        try:
+            added, problems = self.personal.add_folder(folder, self.mode_box.currentData(), progress)
+        except (ImageFileError, OSError) as error:
+            QMessageBox.warning(self, "Cannot add the folder", plain(str(error)))
+            return 0
+        finally:
+            dialog.close()
+        self._refresh_teach()
+        self.statusBar().showMessage(f"Added {added} labelled drawings from {folder}", 6000)
+        if problems:
+            shown = "\n".join(problems[:MAX_PROBLEMS_SHOWN]) + (f"\n… and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else "")
+            QMessageBox.warning(self, "Some images were skipped", plain(f"Added {added}; skipped {len(problems)}:\n{shown}"))
+        return added
+
+    def _on_teach_fine_tune_requested(self, epochs: int) -> None:
+        entries, drawings = self.personal.read()
+        if len(entries) < FINE_TUNE_MIN_DRAWINGS:
+            self._show_dock(self.docks["teach"])
+            self.statusBar().showMessage(f"Label at least {FINE_TUNE_MIN_DRAWINGS} drawings first (keys 0-9 on the canvas)", 5000)
+            return
+        if self.training.fine_tune(drawings, epochs):
+            self.teach.show_result(f"Fine-tuning on {len(entries)} drawings (a fifth held out to score it)…")
 
     def _on_test_scorer_failed(self, text: str) -> None:
         self.statusBar().showMessage(text, 5000)

@@ -15,11 +15,13 @@ from PySide6.QtCore import QCoreApplication, QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from mnistdesk.engine import Engine
-from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, ModelFileError, TrainConfig
+from mnistdesk.data import dataset_of_model
+from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
+from mnistdesk.personal import LabelledImages
 from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
-from mnistdesk.gui.worker import DATASET_UNAVAILABLE, TrainingWorker, wait_for_thread_exit
+from mnistdesk.gui.worker import DATASET_UNAVAILABLE, FineTuning, TrainingWorker, wait_for_thread_exit
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one batch; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
@@ -69,6 +71,8 @@ class TrainingController(QObject):
     running_changed = Signal(bool)
     run_starting = Signal()  # before anything of the run happens: background work must stop
     message = Signal(str)
+    progress = Signal(object)  # the worker's batch info (epoch, epochs, progress, eta_s, …), ~25 a second
+    fine_tuned = Signal(str)  # what fine-tuning did: your handwriting and the test split, before → after
 
     def __init__(self, window: QWidget, settings: QSettings):
         super().__init__(window)
@@ -79,6 +83,7 @@ class TrainingController(QObject):
         self.engine: Engine | None = None
         self.trained_epochs = 0.0  # epochs trained so far in the run, as of the latest report
         self._failure: tuple[str, str] | None = None  # answered once the run's thread has finished
+        self._retry_with_sample: Callable[[], object] = self._start_on_sample  # offline: the same run on the bundled sample
         #: Asked before Train new replaces the model in use; the window answers (unsaved work).
         self.may_replace_model: Callable[[], bool] = lambda: True
         #: The model in use, which Continue trains further: (Keras model or None, file or None, metadata).
@@ -106,6 +111,7 @@ class TrainingController(QObject):
         if config is None:
             return False
         self.curves.reset(config.epochs)
+        self._retry_with_sample = self._start_on_sample
         return self._launch(TrainingWorker(config, log_dir=self._run_log_dir(config)))
 
     def continue_training(self) -> bool:
@@ -121,7 +127,29 @@ class TrainingController(QObject):
         history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
         done = len(history.get("loss", []))
         self.curves.extend_to(done + config.epochs)
+        self._retry_with_sample = self._start_on_sample
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, log_dir=self._run_log_dir(config)))
+
+    def fine_tune(self, drawings: LabelledImages, epochs: int, dataset: str | None = None) -> bool:
+        """Fine-tune the model in use on ``drawings`` mixed with its own training data (or
+        ``dataset``), its curves carrying on; the Teach panel shows the scores before and after."""
+        if self.is_running():
+            return False
+        model, path, metadata = self.current_model
+        if model is None and path is None:
+            return False
+        history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
+        tuning = FineTuning(drawings, FineTuneConfig(epochs=epochs), metadata)
+        config = TrainConfig(
+            architecture=metadata.get("architecture") or (path.stem if path else "model"),
+            dataset=dataset or dataset_of_model(metadata.get("dataset")),
+            epochs=epochs,
+            batch_size=tuning.config.batch_size,
+            learning_rate=tuning.config.learning_rate,
+        )
+        self.curves.extend_to(len(history.get("loss", [])) + epochs)
+        self._retry_with_sample = lambda: self.fine_tune(drawings, epochs, "sample")
+        return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, fine_tuning=tuning))
 
     def _config(self, architecture: str) -> TrainConfig | None:
         source = self.dataset_source()
@@ -240,6 +268,7 @@ class TrainingController(QObject):
         self.curves.add_batch(info)
         if self.worker is not None and not self.worker.control.stop_requested:
             self.panel.show_batch(info)
+            self.progress.emit(info)
 
     def _on_worker_epoch_done(self, info: dict) -> None:
         self.trained_epochs = info["progress"]
@@ -258,17 +287,31 @@ class TrainingController(QObject):
         self.predictor_changed.emit(self.engine, self.trained_epochs)
 
     def _on_worker_finished(self, metadata: dict) -> None:
+        if self.worker.fine_tuning is not None:
+            self._report_fine_tuning(metadata, "Fine-tuned")
+            self.model_trained.emit(self.worker.model, metadata)
+            return
         validation = f"validation {metadata['validation_accuracy']:.2%}, " if "validation_accuracy" in metadata else ""
         summary = f"Done in {metadata['train_seconds']:.0f} s: {validation}test {metadata['test_accuracy']:.2%}"
         self._report(summary, f"{summary} — File → Save model as… keeps it")
         self.model_trained.emit(self.worker.model, metadata)
 
     def _on_worker_stopped(self, metadata: dict) -> None:
-        if metadata:
+        if metadata and self.worker.fine_tuning is not None:
+            self._report_fine_tuning(metadata, "Fine-tuning stopped")
+            self.model_trained.emit(self.worker.model, metadata)
+        elif metadata:
             self._report(f"Stopped: test accuracy {metadata['test_accuracy']:.2%} so far")
             self.model_trained.emit(self.worker.model, metadata)
         else:
             self._report("Cancelled")
+
+    def _report_fine_tuning(self, metadata: dict, how: str) -> None:
+        """Your handwriting and the test split, before → after, on the status line and the Teach panel."""
+        tuning = metadata["fine_tune"]
+        summary = f"{how} in {metadata['train_seconds']:.0f} s: " + fine_tuning_summary(tuning, metadata["test_accuracy"])
+        self._report(summary, f"{summary} — File → Save model as… keeps it")
+        self.fine_tuned.emit(summary)
 
     def _report(self, text: str, message: str | None = None) -> None:
         """``text`` on the progress bar; ``message`` (default: the same) on the status line."""
@@ -312,8 +355,11 @@ class TrainingController(QObject):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         )
         if choice == QMessageBox.StandardButton.Yes:
-            self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
-            self.start()
+            self._retry_with_sample()
+
+    def _start_on_sample(self) -> None:
+        self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
+        self.start()
 
     def _on_panel_learning_rate_changed(self, rate: float) -> None:
         if self.worker is not None:

@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,21 @@ from PySide6.QtCore import QObject, Signal, Slot
 from mnistdesk.data import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.engine import Engine
 from mnistdesk.live import Throttle, TrainingControl
-from mnistdesk.models import ModelFileError
+from mnistdesk.models import FineTuneConfig, ModelFileError
+from mnistdesk.personal import LabelledImages
 
 DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
 INVALID_DATASET = "Invalid dataset"
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """What a fine-tuning run needs besides the model: the person's drawings, the settings and
+    the starting model's metadata (kept in the fine-tuned model's)."""
+
+    drawings: LabelledImages
+    config: FineTuneConfig
+    metadata: dict
 
 
 THREAD_EXIT_WAIT_S = 10.0  # an ended thread's teardown takes microseconds; bounded all the same
@@ -79,9 +91,10 @@ class TrainingWorker(QObject):
     failed = Signal(str, str)  # title, message
     done = Signal()  # after any of finished / stopped / failed: time to quit the thread
 
-    def __init__(self, config: Any, start_from: Any = None, history: dict | None = None, log_dir: str | None = None):
+    def __init__(self, config: Any, start_from: Any = None, history: dict | None = None, log_dir: str | None = None, fine_tuning: FineTuning | None = None):
         super().__init__()
         self.config = config  # a TrainConfig; ``config.dataset`` names the data to load
+        self.fine_tuning = fine_tuning  # set: fine-tune ``start_from`` on these drawings instead of training it
         self.start_from = start_from  # None: a fresh model; else a Keras model or a .keras path to train further
         self.history = history or {}  # the continued model's history, which this run extends
         self.log_dir = log_dir  # TensorBoard logs, if set
@@ -118,7 +131,7 @@ class TrainingWorker(QObject):
             return
         self.status.emit("Loading TensorFlow…")
         import_training()
-        from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, describe, fit, split_validation, training_batches
+        from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, continued_history, describe, fit, split_validation, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
             self.stopped.emit({})
@@ -129,6 +142,9 @@ class TrainingWorker(QObject):
         _, validation = split_validation(dataset.y_train, self.config.validation_fraction)
         self.splits_ready.emit({"validation": (dataset.x_train[validation], dataset.y_train[validation]), "test": (dataset.x_test, dataset.y_test)})
         initial_epoch = len(self.history.get("loss", []))
+        if self.fine_tuning is not None:
+            self._fine_tune(model, dataset, initial_epoch)
+            return
         live = LiveCallback(
             self.control,
             steps=len(training_batches(dataset, self.config)),
@@ -148,7 +164,7 @@ class TrainingWorker(QObject):
         if self.control.abandoned:
             return
         self.status.emit("Scoring on the test split…")
-        history = {key: self.history.get(key, [])[:initial_epoch] + values for key, values in history.items()}
+        history = continued_history(self.history, history, initial_epoch)
         self.metadata = describe(model, self.config, dataset, history, live.clock.elapsed())  # pauses left out
         if live.nan_message is not None:
             self.failed.emit(
@@ -159,6 +175,34 @@ class TrainingWorker(QObject):
             self.stopped.emit(self.metadata)
         else:
             self.finished.emit(self.metadata)
+
+    def _fine_tune(self, model: Any, dataset: Any, initial_epoch: int) -> None:
+        """Fine-tune with the same live display as a run; its held-out drawings are the curves'
+        validation points. Emits ``finished``/``stopped`` with the fine-tuned model's metadata."""
+        from mnistdesk.finetune import EPOCH_DIGITS, epoch_steps, fine_tune, fine_tuned_metadata
+        from mnistdesk.training import LiveCallback, RunAbandoned
+
+        tuning = self.fine_tuning
+        live = LiveCallback(
+            self.control,
+            steps=epoch_steps(tuning.config),
+            epochs=initial_epoch + tuning.config.epochs,
+            samples=EPOCH_DIGITS,
+            on_batch=self.batch_done.emit,
+            on_epoch=self.epoch_done.emit,
+            on_weights=self.weights_changed.emit,
+            weights_interval=0.2,
+        )
+        self.status.emit("Scoring your drawings before fine-tuning…")
+        try:
+            result = fine_tune(model, dataset, tuning.drawings, tuning.config, [live], initial_epoch=initial_epoch)
+        except RunAbandoned:
+            return
+        if self.control.abandoned:
+            return
+        self.metadata = fine_tuned_metadata(tuning.metadata, dataset, result)
+        self.metadata["train_seconds"] = round(live.clock.elapsed(), 1)
+        (self.stopped if self.control.stop_requested else self.finished).emit(self.metadata)
 
     def _starting_model(self) -> Any:
         """A fresh model, or the one to continue: it keeps its optimizer's state (at the run's

@@ -1,0 +1,164 @@
+"""The Teach panel: label the drawing on the canvas, review your labelled drawings, fine-tune.
+
+Only draws and forwards: the window stores the drawings (:mod:`mnistdesk.personal`) and runs
+the fine-tuning; this panel shows them and says what the user asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mnistdesk.live import format_eta
+from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, FineTuneConfig
+from mnistdesk.personal import PersonalDrawing
+
+THUMBNAIL_PX = 48
+
+
+class DigitKeys(QObject):
+    """Keys 0-9 (top row or keypad) pressed while ``widget`` has the focus: ``pressed(digit)``."""
+
+    pressed = Signal(int)
+
+    def __init__(self, widget: QWidget):
+        super().__init__(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress and Qt.Key.Key_0 <= event.key() <= Qt.Key.Key_9:
+            if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier == Qt.KeyboardModifier.NoModifier:
+                self.pressed.emit(event.key() - Qt.Key.Key_0)
+                return True
+        return False
+
+
+class TeachPanel(QWidget):
+    """Ten label buttons, a gallery of the labelled drawings, and Fine-tune."""
+
+    label_requested = Signal(int)  # label the canvas's drawing as this digit
+    delete_requested = Signal(object)  # list of PersonalDrawing
+    drawing_opened = Signal(object)  # PersonalDrawing: put it back on the canvas
+    add_folder_requested = Signal()
+    fine_tune_requested = Signal(int)  # epochs
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.entries: list[PersonalDrawing] = []
+        self.busy = False
+        buttons = QGridLayout()
+        self.label_buttons = []
+        for digit in range(10):
+            button = QPushButton(str(digit))
+            button.setToolTip(f"Label the drawing on the canvas as a {digit} and keep it (key {digit} while the canvas has focus)")
+            button.clicked.connect(lambda _=False, d=digit: self.label_requested.emit(d))
+            buttons.addWidget(button, digit // 5, digit % 5)
+            self.label_buttons.append(button)
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.gallery.setToolTip("Your labelled drawings, as the model sees them.\nDouble-click one to put it on the canvas; select some and press Delete to remove them.")
+        self.gallery.itemDoubleClicked.connect(self._on_gallery_item_double_clicked)
+        QShortcut(QKeySequence.StandardKey.Delete, self.gallery, self._on_delete_shortcut_activated, context=Qt.ShortcutContext.WidgetShortcut)
+        self.delete_button = QPushButton("Delete selected")
+        self.delete_button.clicked.connect(self._on_delete_shortcut_activated)
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.setToolTip("Add a folder of labelled images: 0/, 1/, … 9/ holding images of any size")
+        self.add_folder_button.clicked.connect(self.add_folder_requested)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100)
+        self.epochs.setValue(FineTuneConfig.epochs)
+        self.epochs.setSuffix(" epochs")
+        self.epochs.setToolTip(f"How long to fine-tune (default {FineTuneConfig.epochs})")
+        self.fine_tune_button = QPushButton("Fine-tune")
+        self.fine_tune_button.setToolTip(
+            "Keep training the current model on its data mixed with your drawings\n"
+            "(a fifth of them held out to score it before and after)"
+        )
+        self.fine_tune_button.clicked.connect(lambda: self.fine_tune_requested.emit(self.epochs.value()))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self.result = QLabel("Draw a digit the model misreads, press its key (0-9) to keep it; a few of each, then Fine-tune.")
+        self.result.setWordWrap(True)
+        self.result.setTextFormat(Qt.TextFormat.PlainText)
+
+        actions = QHBoxLayout()
+        actions.addWidget(self.delete_button)
+        actions.addWidget(self.add_folder_button)
+        tune = QHBoxLayout()
+        tune.addWidget(self.epochs)
+        tune.addWidget(self.fine_tune_button, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(QLabel("Label this drawing as:"))
+        layout.addLayout(buttons)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.gallery, 1)
+        layout.addLayout(actions)
+        layout.addLayout(tune)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.result)
+        self.show_drawings([], [])
+
+    def show_drawings(self, entries: Sequence[PersonalDrawing], inputs: Sequence[np.ndarray]) -> None:
+        """The stored drawings and their 28×28 inputs (uint8), newest last."""
+        self.entries = list(entries)
+        self.gallery.clear()
+        for entry, image in zip(entries, inputs):
+            item = QListWidgetItem(_icon(image), str(entry.label))
+            item.setToolTip(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}")
+            self.gallery.addItem(item)
+        per_digit = np.bincount([entry.label for entry in entries], minlength=10)
+        self.counts.setText("Yours: " + "  ".join(f"{digit}×{count}" for digit, count in enumerate(per_digit) if count) if entries else "No labelled drawings yet.")
+        self.delete_button.setEnabled(bool(entries))
+        self.fine_tune_button.setEnabled(not self.busy and len(entries) >= FINE_TUNE_MIN_DRAWINGS)
+
+    def set_busy(self, busy: bool) -> None:
+        """While a run trains (fine-tuning or not), fine-tuning waits; labelling goes on."""
+        self.busy = busy
+        self.fine_tune_button.setEnabled(not busy and len(self.entries) >= FINE_TUNE_MIN_DRAWINGS)
+        self.progress.setVisible(busy)
+        self.progress.setValue(0)
+
+    def show_progress(self, info: dict) -> None:
+        """A run's progress (the worker's batch info): the bar, and where it is with its ETA."""
+        self.progress.setValue(round(1000 * info["progress"] / info["epochs"]))
+        self.result.setText(f"Training: epoch {info['epoch']}/{info['epochs']} · ETA {format_eta(info['eta_s'])}")
+
+    def show_result(self, text: str) -> None:
+        self.result.setText(text)
+
+    def _on_gallery_item_double_clicked(self, item: QListWidgetItem) -> None:
+        self.drawing_opened.emit(self.entries[self.gallery.row(item)])
+
+    def _on_delete_shortcut_activated(self) -> None:
+        chosen = [self.entries[index.row()] for index in self.gallery.selectedIndexes()]
+        if chosen:
+            self.delete_requested.emit(chosen)
+
+
+def _icon(image: np.ndarray) -> QIcon:
+    pixels = np.ascontiguousarray(image, np.uint8)
+    picture = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
+    return QIcon(QPixmap.fromImage(picture).scaled(THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
