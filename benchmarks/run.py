@@ -195,7 +195,12 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) ->
 def bench_inspection(rounds: int, launches: int = 3) -> dict:
     """One drawing update with every panel on screen (strokes → 28×28 → prediction with the
     hidden layers → all panels, painted), in fresh processes; medians over the launches."""
-    probe = str(Path(__file__).with_name("inspect_probe.py"))
+    return window_probe("inspect_probe.py", rounds, launches)
+
+
+def window_probe(script: str, rounds: int, launches: int) -> dict:
+    """A probe that drives the window, run ``launches`` times in fresh processes: the medians."""
+    probe = str(Path(__file__).with_name(script))
     env = {**os.environ, "PROBE_DIR": tempfile.mkdtemp(prefix="mnistdesk-bench-")}
     runs = []
     for _ in range(launches):
@@ -317,6 +322,12 @@ def bench_memory(runs: int, api_runs: int, long_epochs: int) -> dict:
     }
 
 
+def bench_saliency(rounds: int, launches: int = 3) -> dict:
+    """The saliency overlay in the window: its part of a drawing update, a whole update with it on,
+    and SmoothGrad's; in fresh processes, medians over the launches (see saliency_probe.py)."""
+    return window_probe("saliency_probe.py", rounds, launches)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default prints it indented)")
@@ -340,6 +351,7 @@ def main() -> int:
         "finetune": lambda args: bench_finetune(),
         "responsiveness": lambda args: bench_responsiveness(args.draw_seconds, args.cnn_rounds, args.tensorboard_pairs),
         "inspection": lambda args: bench_inspection(args.rounds),
+        "saliency": lambda args: bench_saliency(args.rounds),
     }
     parser.add_argument("--only", nargs="+", choices=sections, metavar="SECTION", help=f"run only these sections ({', '.join(sections)}; default: all)")
     args = parser.parse_args()

@@ -1,7 +1,8 @@
 """What the window is looking at, without Qt: the drawing's 28×28 input and the robustness
 transform on it, the predictor in use and its verdict and hidden layers for that input, the
 run's weight snapshots with the drawing's probability history over them, and a model's
-predictions on a labelled split (the confusion matrix) with the cell being looked at.
+predictions on a labelled split (the confusion matrix) with the cell being looked at, and the
+saliency overlay: which pixels of the drawing moved a class's probability.
 
 Views subscribe to :attr:`Session.events` (plain-Python callbacks, as napari's components
 and ndv's models emit events) and call the session's methods; they decide nothing themselves.
@@ -11,13 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mnistdesk.data import dataset_of_model, load_dataset
-from mnistdesk.engine import Predictor
+from mnistdesk.engine import Engine, Predictor, UnsupportedModel
 from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
+from mnistdesk.preprocess import Placement, field_to_ink
+from mnistdesk.saliency import Saliency
 
 #: Weight snapshots kept per run for re-scoring a new drawing's history (a dense model's
 #: snapshot is 1.6 MB, lean's 0.2 MB); past it, every other snapshot is dropped.
@@ -27,6 +31,11 @@ MAX_SNAPSHOTS = 200
 MAX_HISTORY_POINTS = 400
 #: Re-scoring a new drawing's history runs in slices of about this long between repaints.
 HISTORY_SLICE_S = 0.008
+#: How a saliency map is made: the plain gradient, or SmoothGrad (less speckled, ~20x the cost).
+SALIENCY_METHODS = ("gradient", "smoothgrad")
+#: The heat map's colours saturate at this percentile of |map|: one extreme pixel does not
+#: wash out the rest.
+SALIENCY_ROBUST_PERCENTILE = 99
 
 
 def thinned(items: list) -> list:
@@ -60,6 +69,21 @@ class SessionEvents:
         self.score_changed = Event()  # SplitScore or None: predictions on a labelled split
         self.selection_changed = Event()  # SplitScore, true class, predicted class, indices into it (most confident first)
         self.example_chosen = Event()  # uint8 (28, 28): a digit from the split to look at
+        self.saliency_changed = Event()  # Explanation: the saliency overlay's map, or why there is none
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What the saliency overlay shows: ``field``, d probability[class_index] / d input (28×28),
+    and ``heat``, the same carried back onto the canvas's grid and scaled so that ±1 is its robust
+    maximum (+: more ink there raises the class's probability). Without a map, ``note`` says why."""
+
+    field: np.ndarray | None = None
+    heat: np.ndarray | None = None
+    class_index: int | None = None
+    picked: bool = False  # the user picked the class on the bars (else it is the predicted one)
+    settled: bool = True  # False: the plain gradient stands in until refine_saliency() makes SmoothGrad
+    note: str | None = None
 
 
 class Snapshots:
@@ -91,6 +115,7 @@ class Session:
         self.predictor: Predictor | None = None
         self.probabilities: np.ndarray | None = None
         self.activations: list[tuple[str, np.ndarray]] = []
+        self._init_saliency()
         self.snapshots = snapshots or Snapshots()
         self.history_x: list[float] = []
         self.history_probabilities: list[np.ndarray] = []
@@ -101,9 +126,11 @@ class Session:
         self.selection: tuple[int, int] | None = None
 
     # -- the drawing and what the model makes of it -------------------------------------------
-    def set_drawing(self, image: np.ndarray | None) -> None:
-        """The drawing's new 28×28 input (None: nothing drawn)."""
+    def set_drawing(self, image: np.ndarray | None, placement: Placement | None = None, canvas_shape: tuple[int, int] | None = None) -> None:
+        """The drawing's new 28×28 input (None: nothing drawn); ``placement``: where its ink went,
+        in the pixels of a canvas grid of ``canvas_shape``, for the saliency overlay."""
         self.drawing = image
+        self._set_saliency_frame(image, placement, canvas_shape)
         self._update_input()
 
     def set_transform(self, transform: Transform) -> None:
@@ -153,6 +180,84 @@ class Session:
         self.probabilities, self.activations = probabilities, activations
         self.events.scored.emit(probabilities)
         self.events.activations_changed.emit(activations)
+        self._update_saliency()
+
+    # -- the saliency overlay -------------------------------------------------------------------
+    def _init_saliency(self) -> None:
+        self.saliency_wanted = False
+        self.saliency_method = "gradient"
+        self.saliency_pick: int | None = None  # the class picked on the bars; None: the predicted one
+        self.placement: Placement | None = None  # where the drawing's ink went, on the canvas grid
+        self.canvas_shape: tuple[int, int] | None = None
+        self.explanation = Explanation()
+        self._saliency_of: tuple[Predictor | None, Saliency | None, str | None] = (None, None, None)
+
+    def set_saliency_wanted(self, wanted: bool) -> None:
+        """Show the overlay or not; turned off, it forgets the class picked for it."""
+        self.saliency_wanted = wanted
+        if not wanted:
+            self.saliency_pick = None
+        self._update_saliency(always=True)
+
+    def set_saliency_method(self, method: str) -> None:
+        if method not in SALIENCY_METHODS:
+            raise ValueError(f"unknown saliency method {method!r}; use one of {SALIENCY_METHODS}")
+        self.saliency_method = method
+        self._update_saliency()
+
+    def pick_class(self, index: int) -> None:
+        """Explain class ``index`` rather than the predicted one, whatever the drawing becomes;
+        picking the picked class again (or clearing the drawing) goes back to the predicted one."""
+        self.saliency_pick = None if index == self.saliency_pick else index
+        self._update_saliency()
+
+    def refine_saliency(self) -> None:
+        """The drawing has rested: SmoothGrad replaces the gradient that stood in for it."""
+        self._update_saliency(settle=True)
+
+    def _set_saliency_frame(self, image: np.ndarray | None, placement: Placement | None, canvas_shape: tuple[int, int] | None) -> None:
+        self.placement, self.canvas_shape = placement, canvas_shape
+        if image is None:  # a cleared canvas: the next digit is explained by its own prediction
+            self.saliency_pick = None
+
+    def _update_saliency(self, settle: bool = False, always: bool = False) -> None:
+        if self.saliency_wanted or always:
+            self.explanation = self._explain(settle) if self.saliency_wanted else Explanation()
+            self.events.saliency_changed.emit(self.explanation)
+
+    def _explain(self, settle: bool) -> Explanation:
+        """The saliency map of the current input for the class it is about, or why there is none."""
+        if self.input is None or self.probabilities is None:
+            return Explanation(note="Draw a digit: the overlay shows which of its pixels moved the answer")
+        saliency, note = self._saliency()
+        if saliency is None:
+            return Explanation(note=note)
+        if not self.transform.is_identity():  # thickening is not linear: no exact way back to the strokes
+            return Explanation(note="Hidden while the Robustness sliders change the input: the map would not line up with your strokes")
+        picked = self.saliency_pick is not None and self.saliency_pick < len(self.probabilities)
+        class_index = self.saliency_pick if picked else int(np.argmax(self.probabilities))
+        smooth = self.saliency_method == "smoothgrad" and settle
+        field = saliency.smooth_gradient(self.input, class_index) if smooth else saliency.gradient(self.input, class_index)
+        heat = None
+        if self.placement is not None and self.canvas_shape is not None:
+            robust_max = float(np.percentile(np.abs(field), SALIENCY_ROBUST_PERCENTILE))
+            heat = field_to_ink(field / robust_max if robust_max > 0 else field, self.placement, self.canvas_shape)
+        return Explanation(field, heat, class_index, picked, settled=smooth or self.saliency_method == "gradient")
+
+    def _saliency(self) -> tuple[Saliency | None, str | None]:
+        """The predictor's backward pass (made once per predictor), or why it has none."""
+        predictor = self.predictor
+        if self._saliency_of[0] is not predictor:
+            saliency, note = None, None
+            if not isinstance(predictor, Engine):
+                note = "No saliency for this model: it runs through Keras, not the numpy engine"
+            else:
+                try:
+                    saliency = Saliency(predictor)
+                except UnsupportedModel as error:
+                    note = f"No saliency for this model ({error} is not implemented)"
+            self._saliency_of = (predictor, saliency, note)
+        return self._saliency_of[1:]
 
     # -- history over the run's snapshots ------------------------------------------------------
     def refresh_history(self, budget_s: float = HISTORY_SLICE_S) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnistdesk.preprocess import STROKE_RATIO, Placement, preprocess, preprocess_placed
+from mnistdesk.preprocess import STROKE_RATIO, Placement, preprocess_placed
 
 #: The canvas's pen, as a fraction of the canvas's shorter side, and its eraser's.
 CANVAS_PEN_FRACTION = 0.075
@@ -89,12 +89,23 @@ def strokes_input_placed(strokes: Sequence[Stroke], eraser_width: float = CANVAS
     return image, None if placement is None else placement.moved(scale, offset)
 
 
-def drawing_input(strokes: Sequence[Stroke], ink: Callable[[], np.ndarray], mode: str = "mnist", has_background: bool = False, eraser_width: float = CANVAS_ERASER_FRACTION) -> np.ndarray | None:
+def drawing_input_placed(
+    strokes: Sequence[Stroke],
+    ink: Callable[[], np.ndarray],
+    mode: str = "mnist",
+    has_background: bool = False,
+    eraser_width: float = CANVAS_ERASER_FRACTION,
+    scale: float = 1.0,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> tuple[np.ndarray | None, Placement | None]:
     """The model's input for a canvas drawing: re-drawn from its strokes in ``mnist`` mode, from
-    the canvas's ``ink()`` image when the drawing holds an opened image or in ``naive`` mode."""
+    the canvas's ``ink()`` image when the drawing holds an opened image or in ``naive`` mode.
+    And where the ink went, in the pixels of ``ink()``, where a stroke point ``p`` lands at
+    ``p * scale + offset`` (x, y): a saliency map of the input goes back onto the canvas."""
     if mode == "mnist" and not has_background:
-        return strokes_input(strokes, eraser_width)
-    return preprocess(ink(), mode)
+        image, placement = strokes_input_placed(strokes, eraser_width)
+        return image, None if placement is None else placement.moved(1 / scale, (-offset[0] / scale, -offset[1] / scale))
+    return preprocess_placed(ink(), mode)
 
 
 def smooth(points: np.ndarray, step: float) -> np.ndarray:

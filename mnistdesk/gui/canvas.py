@@ -1,7 +1,8 @@
 """The drawing canvas: anti-aliased strokes stored in canvas-relative coordinates, so the
 drawing survives resizing and high-DPI screens, and undo simply redraws the remaining strokes.
 It only draws and forwards: :meth:`model_input` hands its strokes (or an opened image) to the
-core, which re-draws them for the model.
+core, which re-draws them for the model. A saliency map can be laid over the strokes as a
+translucent heat map (:meth:`set_saliency`); it is never part of the ink or of a saved drawing.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from mnistdesk import strokes as core
 from mnistdesk.data import normalize
+from mnistdesk.preprocess import Placement
 
 PAPER = (250, 250, 247)
 INK = (20, 20, 30)
@@ -23,6 +25,37 @@ EDGE = (170, 170, 165)
 PAPER_TABLE = [
     QColor(*(round(p + (i / 255) * (k - p)) for p, k in zip(PAPER, INK))).rgb() for i in range(256)
 ]
+#: The saliency heat map: red where more ink raises the class's probability, blue where it lowers
+#: it, fully opaque at ±1 (the map's robust maximum) and transparent below HEAT_FLOOR of it.
+RAISES, LOWERS = (225, 30, 30), (25, 95, 235)
+HEAT_FLOOR = 0.08
+HEAT_GAMMA = 0.7  # lifts the middle of the range: a pixel at half the maximum still reads
+#: The heat map is made at the canvas's logical resolution, but no finer than this on its longer
+#: side (a 28×28 map needs no more): its cost stays flat on a large or high-DPI canvas.
+HEAT_MAX_PX = 480
+DEFAULT_HEAT_OPACITY = 0.6
+CAPTION_MARGIN = 6
+STROKE_WASH = 0.45  # under the heat map, the strokes are shown this much closer to the paper
+
+
+def _heat_table() -> np.ndarray:
+    """256 premultiplied ARGB colours for the heat values -1..1 (index 0..255)."""
+    value = np.linspace(-1.0, 1.0, 256)
+    alpha = np.clip((np.abs(value) - HEAT_FLOOR) / (1 - HEAT_FLOOR), 0.0, 1.0) ** HEAT_GAMMA
+    colour = np.where(value[:, None] > 0, RAISES, LOWERS) * alpha[:, None]
+    argb = (np.round(alpha * 255).astype(np.uint32) << 24) | (np.round(colour).astype(np.uint32) << np.array([16, 8, 0], np.uint32)).sum(axis=1, dtype=np.uint32)
+    return argb.astype(np.uint32)
+
+
+HEAT_TABLE = _heat_table()
+
+
+def heat_image(heat: np.ndarray) -> QImage:
+    """A heat map (rows, cols; ±1 at full strength) as a translucent image, by table lookup."""
+    index = np.clip(np.rint((np.asarray(heat, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    pixels = np.ascontiguousarray(HEAT_TABLE[index])
+    rows, cols = pixels.shape
+    return QImage(pixels.data, cols, rows, cols * 4, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 
 @dataclass
@@ -38,6 +71,7 @@ class DrawingCanvas(QWidget):
     """Left button draws, right button erases; emits ``changed`` whenever the ink changes."""
 
     changed = Signal()
+    resized = Signal()  # a saliency map made for the old size no longer lines up with the strokes
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -51,6 +85,13 @@ class DrawingCanvas(QWidget):
         self._undo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
         self._redo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
         self._ink = QImage()
+        self._heat: QImage | None = None  # the saliency overlay, on the heat grid (heat_shape())
+        self.heat_opacity = DEFAULT_HEAT_OPACITY
+        self.caption = QLabel(self)  # over the top-left corner: how to read the overlay
+        self.caption.setTextFormat(Qt.TextFormat.RichText)
+        self.caption.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # strokes may start under it
+        self.caption.setStyleSheet(f"background: rgba{(*PAPER, 225)}; color: rgb(60, 60, 60); border: 1px solid rgb{EDGE}; border-radius: 3px; padding: 2px 5px;")
+        self.caption.hide()
         self._render()
 
     # -- public API -------------------------------------------------------------------------
@@ -64,8 +105,52 @@ class DrawingCanvas(QWidget):
     def model_input(self, mode: str = "mnist") -> np.ndarray | None:
         """The 28×28 model input: re-drawn from the strokes with a pen in proportion to the
         digit (so a small digit is not a blob), or from the ink when an image was opened."""
+        return self.model_input_placed(mode)[0]
+
+    def model_input_placed(self, mode: str = "mnist") -> tuple[np.ndarray | None, Placement | None]:
+        """:meth:`model_input`, and where the drawing's ink went in it, in the pixels of the heat
+        grid (:meth:`heat_shape`): a saliency map of the input goes back onto the strokes."""
+        width, height = self._ink.width(), self._ink.height()
+        side = max(min(width, height), 1)
         strokes = [core.Stroke(np.asarray(stroke.points, np.float64), stroke.erase) for stroke in self._strokes]
-        return core.drawing_input(strokes, self.ink, mode, self._background is not None)
+        image, placement = core.drawing_input_placed(strokes, self.ink, mode, self._background is not None, scale=side, offset=(width / 2, height / 2))
+        return image, None if placement is None else placement.moved(1 / self._heat_scale(), (0.0, 0.0))
+
+    def heat_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the grid a saliency map is laid on: the canvas, at most HEAT_MAX_PX."""
+        scale = self._heat_scale()
+        return max(1, round(self._ink.height() * scale)), max(1, round(self._ink.width() * scale))
+
+    def set_saliency(self, heat: np.ndarray | None) -> None:
+        """Lay ``heat`` (on the grid of :meth:`heat_shape`, ±1 at full strength) over the strokes;
+        None removes it."""
+        self._heat = None if heat is None else heat_image(heat)
+        self.update()
+
+    def saliency_image(self) -> QImage | None:
+        """The overlay as laid over the strokes (before its opacity), or None."""
+        return self._heat
+
+    def set_caption(self, text: str) -> None:
+        """Rich ``text`` in a box over the canvas's top-left corner ("" hides it); like the
+        overlay, never part of the ink or of a saved drawing."""
+        if text != self.caption.text():
+            self.caption.setText(text)
+            self.caption.setVisible(bool(text))
+            self._place_caption()
+
+    def _place_caption(self) -> None:
+        """One line in the top-left corner, wrapped only when the canvas is too narrow for it."""
+        available = max(self.width() - 2 * CAPTION_MARGIN, 1)
+        self.caption.setWordWrap(False)
+        line = self.caption.sizeHint()
+        self.caption.setWordWrap(line.width() > available)
+        width = min(line.width(), available)
+        self.caption.setGeometry(CAPTION_MARGIN, CAPTION_MARGIN, width, self.caption.heightForWidth(width) if line.width() > available else line.height())
+
+    def set_saliency_opacity(self, opacity: float) -> None:
+        self.heat_opacity = min(max(opacity, 0.0), 1.0)
+        self.update()
 
     def is_empty(self) -> bool:
         return not self._strokes and self._background is None
@@ -115,12 +200,22 @@ class DrawingCanvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.drawImage(QRectF(self.rect()), self._paper_image(), QRectF(self._ink.rect()))
+        if self._heat is not None:  # the strokes toned down to grey, so that the colours read on them too
+            painter.fillRect(self.rect(), QColor(*PAPER, round(255 * STROKE_WASH)))
+            painter.setOpacity(self.heat_opacity)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(self.rect()), self._heat, QRectF(self._heat.rect()))
+            painter.setOpacity(1.0)
         painter.setPen(QPen(QColor(*EDGE), 1))  # where the paper ends
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._render(emit=False)
+        if self._heat is not None:  # never shown out of place: a map for the new size is asked for
+            self._heat = None
+            self.resized.emit()
+        self._place_caption()
         super().resizeEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -164,6 +259,11 @@ class DrawingCanvas(QWidget):
         self.update()
         if emit:
             self.changed.emit()
+
+    def _heat_scale(self) -> float:
+        """Heat-grid pixels per ink pixel: the logical resolution, capped at HEAT_MAX_PX."""
+        longer = max(self._ink.width(), self._ink.height(), 1)
+        return min(1.0 / self.devicePixelRatioF(), HEAT_MAX_PX / longer)
 
     def _painter(self) -> QPainter:
         painter = QPainter(self._ink)

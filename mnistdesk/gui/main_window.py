@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,10 +28,10 @@ from PySide6.QtWidgets import (
 from mnistdesk import __version__, paths
 from mnistdesk.data import normalize
 from mnistdesk.engine import Engine, Predictor
-from mnistdesk.gui.canvas import DrawingCanvas
+from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, DrawingCanvas
 from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.model_loader import ModelLoader, plain
-from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
+from mnistdesk.gui.panels import ModelEyePanel, SaliencyMenu, SoftmaxPanel, saliency_caption
 from mnistdesk.gui.scorer import TestScorer
 from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel
 from mnistdesk.gui.training_controller import TrainingController
@@ -39,8 +40,8 @@ from mnistdesk.imagefile import ImageFileError, load_ink
 from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, ModelFileError, copy_model_file, save_model
 from mnistdesk.personal import PersonalDrawing, PersonalDrawings
 from mnistdesk.preprocess import preprocess
-from mnistdesk.session import Session, bundled_test_split
-from mnistdesk.settings import text_list_setting, text_setting
+from mnistdesk.session import SALIENCY_METHODS, Explanation, Session, bundled_test_split
+from mnistdesk.settings import bool_setting, choice_setting, int_setting, text_list_setting, text_setting
 from mnistdesk.untrusted import file_problem
 
 PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
@@ -53,6 +54,13 @@ MAX_RECENT_MODELS = 8
 #: The user's labelled drawings live in this folder of the app's data folder.
 PERSONAL_DIR = "handwriting"
 MAX_PROBLEMS_SHOWN = 12
+#: SmoothGrad waits until the drawing has rested this long (it costs about 20 plain gradients).
+SMOOTHGRAD_REST_MS = 200
+SALIENCY_TIP = (
+    "Lay a heat map over the canvas: which pixels raised (red) or lowered (blue) the probability of the\n"
+    "predicted class, or of the class whose bar you click in Prediction. Live while you draw.\n"
+    "The arrow beside the button chooses the method (Gradient or SmoothGrad) and the opacity."
+)
 #: The Inspect panels (tabbed under the canvas), with what each is for.
 INSPECT_DOCKS = {
     "mistakes": "Which digits the model confuses: click a cell of the matrix to see those digits, click one to open it",
@@ -155,6 +163,7 @@ class MainWindow(QMainWindow):
         self.training.validation_scored.connect(self.session.set_validation)
         self._connect_session()
         self._connect_teach()
+        self._connect_saliency()
 
         self._restore_settings()
         requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
@@ -172,10 +181,12 @@ class MainWindow(QMainWindow):
         undo = QPushButton("Undo")
         undo.setToolTip("Undo the last stroke, Clear or opened image (Ctrl+Z); redo with Ctrl+Shift+Z")
         undo.clicked.connect(self.undo_stroke)
+        self.saliency_button, self.saliency_menu = QToolButton(), SaliencyMenu(self)  # see _connect_saliency
         row = QHBoxLayout()
         row.addWidget(clear)
         row.addWidget(undo)
         row.addStretch(1)
+        row.addWidget(self.saliency_button)
         row.addWidget(QLabel("Input:"))
         row.addWidget(self.mode_box)
         central = QWidget()
@@ -282,6 +293,10 @@ class MainWindow(QMainWindow):
         inspect_menu.addSeparator()
         change = self._action(inspect_menu, "First-layer weights as &change since start", None, self.training.weights.set_show_change, "Show how much each first-layer weight moved since the run began (dense units' digit-like patterns stand out)")
         change.setCheckable(True)
+        inspect_menu.addSeparator()
+        self.saliency_action = self._action(inspect_menu, "&Saliency overlay", "Ctrl+G", self._on_saliency_action_triggered, SALIENCY_TIP)
+        self.saliency_action.setCheckable(True)
+        inspect_menu.addMenu(self.saliency_menu)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", QKeySequence.StandardKey.HelpContents, self._show_shortcuts)
         self._action(help_menu, "&About mnistdesk", None, self._show_about)
@@ -550,7 +565,8 @@ class MainWindow(QMainWindow):
 
     def _predict_now(self) -> None:
         """canvas → preprocess → session (predictor) → panels; an empty canvas predicts nothing."""
-        self.session.set_drawing(self.canvas.model_input(self.mode_box.currentData()))
+        image, placement = self.canvas.model_input_placed(self.mode_box.currentData())
+        self.session.set_drawing(image, placement, self.canvas.heat_shape())
 
     @property
     def predictor(self) -> Predictor | None:
@@ -700,6 +716,62 @@ class MainWindow(QMainWindow):
     def _on_robustness_refresh_wanted(self) -> None:
         self.robustness.show_sweep(self.session.sweep(self.robustness.sweep_name()))
 
+    # -- saliency overlay ----------------------------------------------------------------------
+    def _connect_saliency(self) -> None:
+        """The overlay's controls go to the session (the opacity straight to the canvas); its maps
+        come back to the canvas and the bars. SmoothGrad waits for the drawing to rest. Restores
+        the overlay's settings."""
+        self.saliency_action.setIconText("Saliency")
+        self.saliency_button.setDefaultAction(self.saliency_action)
+        self.saliency_button.setMenu(self.saliency_menu)
+        self.saliency_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.saliency_timer = QTimer(self)
+        self.saliency_timer.setSingleShot(True)
+        self.saliency_timer.setInterval(SMOOTHGRAD_REST_MS)
+        self.saliency_timer.timeout.connect(self.session.refine_saliency)
+        self.saliency_menu.method_changed.connect(self._on_saliency_menu_method_changed)
+        self.saliency_menu.opacity_changed.connect(self._on_saliency_menu_opacity_changed)
+        self.softmax.class_clicked.connect(self._on_softmax_class_clicked)
+        self.canvas.resized.connect(self._on_canvas_resized)
+        self.session.events.saliency_changed.connect(self._on_session_saliency_changed)
+        self.saliency_menu.set_method(choice_setting(self.settings.value("saliency/method"), "gradient", SALIENCY_METHODS))
+        self.session.set_saliency_method(self.saliency_menu.method())
+        self.saliency_menu.opacity.setValue(int_setting(self.settings.value("saliency/opacity"), round(DEFAULT_HEAT_OPACITY * 100), 10, 100))
+        self.canvas.set_saliency_opacity(self.saliency_menu.opacity.value() / 100)
+        if bool_setting(self.settings.value("saliency/shown"), False):
+            self.saliency_action.trigger()
+
+    def _on_saliency_action_triggered(self, shown: bool) -> None:
+        self.settings.setValue("saliency/shown", shown)
+        self.session.set_saliency_wanted(shown)
+
+    def _on_saliency_menu_method_changed(self, method: str) -> None:
+        self.settings.setValue("saliency/method", method)
+        self.session.set_saliency_method(method)
+
+    def _on_saliency_menu_opacity_changed(self, opacity: float) -> None:
+        self.settings.setValue("saliency/opacity", round(opacity * 100))
+        self.canvas.set_saliency_opacity(opacity)
+
+    def _on_softmax_class_clicked(self, index: int) -> None:
+        """A bar picks its class for the overlay, turning the overlay on if it was off."""
+        if not self.saliency_action.isChecked():
+            self.saliency_action.trigger()
+        self.session.pick_class(index)
+
+    def _on_canvas_resized(self) -> None:
+        """The overlay was made for the old size: predict again for a map that lines up."""
+        self.prediction_timer.start()
+
+    def _on_session_saliency_changed(self, explanation: Explanation) -> None:
+        self.canvas.set_saliency(explanation.heat)
+        self.canvas.set_caption(saliency_caption(explanation, self.softmax.class_names))
+        self.softmax.show_picked(explanation.class_index if explanation.picked else None)
+        if explanation.settled:
+            self.saliency_timer.stop()
+        else:  # SmoothGrad once nothing has changed for a moment
+            self.saliency_timer.start()
+
     # -- TensorFlow in the background ----------------------------------------------------------
     def _start_tensorflow_import(self) -> None:
         if self.tensorflow_thread is not None:
@@ -777,6 +849,7 @@ class MainWindow(QMainWindow):
                 thread.quit()
         self.prediction_timer.stop()
         self.tensorflow_timer.stop()
+        self.saliency_timer.stop()
         self.history.refresh_timer.stop()
         self.robustness.refresh_timer.stop()
         self.test_scorer.cancel()  # ends within a batch; wait_for_threads waits for it

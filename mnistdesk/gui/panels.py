@@ -1,17 +1,23 @@
-"""Small pyqtgraph panels, each created once and fed by one slot (``setImage``/``setOpts``)."""
+"""Small panels, each created once and fed by one slot (pyqtgraph's ``setImage``/``setOpts``):
+what the model sees, its probabilities, and the saliency overlay's menu and caption."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QFont
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSlider, QVBoxLayout, QWidget, QWidgetAction
+
+from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, LOWERS, RAISES
+from mnistdesk.session import Explanation
 
 BAR_COLOUR = (110, 140, 190)
 WINNER_COLOUR = (230, 120, 40)
+PICKED_COLOUR, PICKED_EDGE = (255, 240, 205), (215, 170, 80)  # behind the bar whose class the saliency overlay explains
 EMPTY_TEXT = "Draw a digit"
 MIN_LABEL_PX = 34  # room a "100%" label needs
 
@@ -42,7 +48,10 @@ class ModelEyePanel(pg.GraphicsLayoutWidget):
 
 
 class SoftmaxPanel(QWidget):
-    """Ten bars on a fixed 0-1 axis with their values; the winner in a warm colour."""
+    """Ten bars on a fixed 0-1 axis with their values; the winner in a warm colour. Clicking a
+    bar picks its class for the saliency overlay (``class_clicked``); a band marks the pick."""
+
+    class_clicked = Signal(int)
 
     def __init__(self, class_names: Sequence[str] = tuple(map(str, range(10))), parent: QWidget | None = None):
         super().__init__(parent)
@@ -54,7 +63,11 @@ class SoftmaxPanel(QWidget):
         font.setBold(True)
         self.verdict.setFont(font)
         self.plot = pg.PlotWidget()
-        self.plot.setToolTip("The model's probability for each class (softmax output).")
+        self.plot.setToolTip(
+            "The model's probability for each class (softmax output).\n"
+            "Click a bar to see in the saliency overlay what speaks for or against that class;\n"
+            "click it again (or clear the canvas) to go back to the predicted class."
+        )
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -62,6 +75,9 @@ class SoftmaxPanel(QWidget):
         self.plot.setXRange(-0.6, 9.6, padding=0)
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         self.brushes = {False: pg.mkBrush(BAR_COLOUR), True: pg.mkBrush(WINNER_COLOUR)}  # made once: ~1 ms a prediction
+        self.picked_band = pg.BarGraphItem(x=[0], height=[1.15], width=0.95, brush=PICKED_COLOUR, pen=pg.mkPen(PICKED_EDGE, width=1, style=Qt.PenStyle.DashLine))
+        self.picked_band.setVisible(False)
+        self.plot.addItem(self.picked_band)
         self.bars = pg.BarGraphItem(x=np.arange(10), height=np.zeros(10), width=0.7, brush=BAR_COLOUR, pen=None)
         self.plot.addItem(self.bars)
         self.labels = []
@@ -75,6 +91,7 @@ class SoftmaxPanel(QWidget):
         layout.addWidget(self.verdict)
         layout.addWidget(self.plot, 1)
         self.set_class_names(class_names)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
 
     def set_class_names(self, class_names: Sequence[str]) -> None:
         self.class_names = list(class_names)
@@ -100,3 +117,83 @@ class SoftmaxPanel(QWidget):
             label.setText(f"{value:.0%}" if x in labelled else "")
             label.setPos(x, float(value) + 0.01)
         self.verdict.setText(f"{self.class_names[winner]}  ·  {probabilities[winner]:.0%}")
+
+    def show_picked(self, index: int | None) -> None:
+        """Mark the class the saliency overlay explains because it was picked (None: no pick)."""
+        self.picked_band.setVisible(index is not None)
+        if index is not None:
+            self.picked_band.setOpts(x=[index])
+
+    def _on_scene_mouse_clicked(self, event) -> None:
+        point = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
+        index = round(point.x())
+        if 0 <= index < len(self.class_names) and 0 <= point.y() <= 1.15:
+            self.class_clicked.emit(index)
+
+
+SALIENCY_METHOD_LABELS = {"gradient": "&Gradient (live)", "smoothgrad": "&SmoothGrad (when you pause)"}
+
+
+class SaliencyMenu(QMenu):
+    """The saliency overlay's method and opacity, under its button and in the Inspect menu."""
+
+    method_changed = Signal(str)
+    opacity_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Saliency &method and opacity", parent)
+        self.setToolTipsVisible(True)
+        self.methods = QActionGroup(self)
+        for method, label in SALIENCY_METHOD_LABELS.items():
+            action = self.addAction(label)
+            action.setCheckable(True)
+            action.setData(method)
+            self.methods.addAction(action)
+        self.methods.actions()[0].setChecked(True)
+        self.methods.actions()[0].setToolTip("The exact gradient, made at every change while you draw (speckled)")
+        self.methods.actions()[1].setToolTip(
+            "The gradient averaged over 24 noisy copies of the input: a calmer map. It costs about\n"
+            "20 gradients, so it is made once the drawing rests; the plain gradient shows meanwhile."
+        )
+        self.methods.triggered.connect(self._on_methods_triggered)
+        self.addSeparator()
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(10, 100)
+        self.opacity.setValue(round(DEFAULT_HEAT_OPACITY * 100))
+        self.opacity.setMinimumWidth(120)
+        self.opacity.setToolTip("How strongly the heat map covers the strokes")
+        self.opacity.valueChanged.connect(self._on_opacity_value_changed)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(8, 2, 8, 2)
+        layout.addWidget(QLabel("Opacity"))
+        layout.addWidget(self.opacity, 1)
+        slider = QWidgetAction(self)
+        slider.setDefaultWidget(row)
+        self.addAction(slider)
+
+    def method(self) -> str:
+        return self.methods.checkedAction().data()
+
+    def set_method(self, method: str) -> None:
+        for action in self.methods.actions():
+            action.setChecked(action.data() == method)
+
+    def _on_methods_triggered(self, action: QAction) -> None:
+        self.method_changed.emit(action.data())
+
+    def _on_opacity_value_changed(self, value: int) -> None:
+        self.opacity_changed.emit(value / 100)
+
+
+def saliency_caption(explanation: Explanation, class_names: Sequence[str]) -> str:
+    """What the overlay shows, as rich text: the class and how to read the colours, or why
+    there is no map (class names come from model files: escaped)."""
+    if explanation.note is not None:
+        return html.escape(explanation.note)
+    if explanation.class_index is None:
+        return ""
+    red, blue = (f"<span style='color:rgb{colour}'><b>{word}</b></span>" for colour, word in ((RAISES, "red"), (LOWERS, "blue")))
+    name = f"<b>{html.escape(class_names[explanation.class_index])}</b>"
+    about = f"For {name} (picked)" if explanation.picked else f"Why {name}"
+    return f"{about}: {red} raised it, {blue} lowered it" + ("" if explanation.settled else " · SmoothGrad when you pause")
