@@ -26,11 +26,13 @@ from PySide6.QtWidgets import (
 from mnistdesk import __version__, paths
 from mnistdesk.data import normalize
 from mnistdesk.engine import Engine, Predictor
+from mnistdesk.epochs import epoch_metadata
 from mnistdesk.gui.canvas import DrawingCanvas
 from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.scorer import TestScorer
+from mnistdesk.gui.scrubber_panel import ScrubberPanel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
 from mnistdesk.imagefile import ImageFileError, load_ink
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel()
         self.activations = ActivationsPanel()
         self.robustness = RobustnessPanel()
+        self.scrubber = ScrubberPanel()
         self.test_scorer = TestScorer(self)
         self.mode_box = QComboBox()
         for mode, label in MODE_LABELS.items():
@@ -145,6 +148,7 @@ class MainWindow(QMainWindow):
         self.training.splits_ready.connect(self.session.set_splits)
         self.training.validation_scored.connect(self.session.set_validation)
         self._connect_session()
+        self._connect_scrubber()
 
         self._restore_settings()
         requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
@@ -182,6 +186,7 @@ class MainWindow(QMainWindow):
             ("weights", "First-layer weights", self.training.weights, left),
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
+            ("scrubber", "Epochs", self.scrubber, right),  # under the bars it replays
             ("curves", "Loss and accuracy", self.training.curves, bottom),
             ("mistakes", "Mistakes", self.mistakes, bottom),
             ("history", "History", self.history, bottom),
@@ -210,7 +215,8 @@ class MainWindow(QMainWindow):
         train_height = self.training.panel.sizeHint().height()
         self.resizeDocks([docks["train"], docks["eye"]], [side - 10, side], Qt.Orientation.Horizontal)
         self.resizeDocks([docks["train"], docks["weights"]], [train_height, max(height - train_height, 100)], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["eye"], docks["prediction"]], [side, max(height - side, 200)], Qt.Orientation.Vertical)
+        scrubber_height = self.scrubber.sizeHint().height()
+        self.resizeDocks([docks["eye"], docks["prediction"], docks["scrubber"]], [side, max(height - side - scrubber_height, 200), scrubber_height], Qt.Orientation.Vertical)
         # the curves share their space with the Inspect tabs: room for the tab bar too
         self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 226), 450))], Qt.Orientation.Vertical)
 
@@ -327,6 +333,7 @@ class MainWindow(QMainWindow):
             self._on_model_open_failed(loader.path, loader.error, loader.quiet)
             return False
         self.trained_model, self.unsaved = None, False
+        self.session.forget_epochs()  # the run's epochs are not this model's
         self.training.weights.set_reference(None)  # not a run's model: no start to compare with
         self._use_model(loader.predictor, loader.path, loader.metadata)
         self.training.curves.show_history(loader.metadata.get("history"))
@@ -589,6 +596,39 @@ class MainWindow(QMainWindow):
 
     def _on_robustness_refresh_wanted(self) -> None:
         self.robustness.show_sweep(self.session.sweep(self.robustness.sweep_name()))
+
+    # -- the epoch scrubber --------------------------------------------------------------------
+    def _connect_scrubber(self) -> None:
+        """Each epoch of a run is recorded; the slider shows the model as it was at any of them."""
+        self.training.epoch_reached.connect(self.session.record_epoch)
+        self.training.running_changed.connect(self.session.set_training)
+        self.session.events.scrub_changed.connect(self.scrubber.show_position)
+        self.session.events.epoch_shown.connect(self._on_session_epoch_shown)
+        self.scrubber.epoch_chosen.connect(self.session.show_epoch)
+        self.scrubber.use_clicked.connect(self.use_shown_epoch)
+
+    def _on_session_epoch_shown(self, epoch: int | None, x: float | None, kernel: np.ndarray | None) -> None:
+        self.training.curves.mark_epoch(x)
+        self.history.mark_epoch(x)
+        self.training.weights.show_epoch(epoch, kernel)
+        self.robustness.request_refresh()
+
+    def use_shown_epoch(self) -> bool:
+        """The epoch on show becomes the model in use: the run's Keras model takes its weights,
+        unsaved, its metadata saying which epoch it is; only once the run has ended."""
+        state = self.session.shown_epoch_state()
+        if state is None or self.training.is_running():
+            return False
+        if self.trained_model is None:
+            self.statusBar().showMessage("This run ended without a model to use", 5000)
+            return False
+        for layer, weights in zip(self.trained_model.layers, state.layer_weights(), strict=True):
+            layer.set_weights(weights)
+        self.unsaved = True
+        self._use_model(state.predictor, self.model_path, epoch_metadata(self.model_metadata, state.epoch, state.metrics))
+        self.session.keep_shown_epoch()
+        self.statusBar().showMessage(f"Epoch {state.epoch} is now the model in use — File → Save model keeps it", 8000)
+        return True
 
     # -- TensorFlow in the background ----------------------------------------------------------
     def _start_tensorflow_import(self) -> None:
