@@ -1,7 +1,8 @@
 """Child process for ``run.py --only inspection``: the cost of one drawing update with every
 panel on screen (the canvas's strokes → 28×28 → prediction and hidden layers → Model's eye,
 bars, activations, history, robustness, confusion matrix → painted), plus the settled-drawing
-work the History and Robustness panels do once the drawing rests. Prints one JSON line.
+work the History and Robustness panels do once the drawing rests, and one move of the epoch
+scrubber (slider → that epoch's bars, activations, weights and matrix, painted). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -28,6 +29,35 @@ def show_every_panel(window) -> None:
         dock.setFloating(True)
         dock.resize(640, 360)
         dock.show()
+
+
+def scrub_times(window, app, predictor, sample, rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds from a move of the scrubber's slider to that epoch's bars, activations, weights
+    and confusion matrix painted: 30 epochs of the model validating on 500 digits, kept in
+    memory as a lean run's are, then spilled to disk as a big model's older epochs are."""
+    images, labels = sample.x_train[:500], sample.y_train[:500]
+    window.session.set_splits({"validation": (images, labels)})
+    rng = np.random.default_rng(1)
+    timings = []
+    for budget in (None, 0):  # in memory; on disk
+        window.session.start_run()
+        if budget is not None:
+            window.session.epoch_store.memory_budget = budget
+        for epoch in range(31):
+            engine = predictor.with_weights([[w + rng.normal(0, 0.01, w.shape).astype(np.float32) for w in spec.weights] for spec in predictor.specs])
+            window.session.set_predictor(engine, at_epoch=float(epoch))
+            window.session.record_epoch(epoch, engine, engine.predict(images / 255.0) if epoch else None, {"val_accuracy": 0.9})
+        app.processEvents()
+        slider, seconds = window.scrubber.slider, []
+        for step in range(rounds):
+            started = time.perf_counter()
+            slider.setValue(1 + step % 29)
+            app.processEvents()  # the panels repaint
+            seconds.append(time.perf_counter() - started)
+        assert window.session.shown_epoch == 1 + (rounds - 1) % 29
+        slider.setValue(slider.maximum())  # back to live
+        timings.append(seconds)
+    return timings[0], timings[1]
 
 
 def main() -> int:
@@ -91,6 +121,7 @@ def main() -> int:
         while not window.session.refresh_history():
             history_slices += 1
         history_s.append(time.perf_counter() - started)
+    scrub_s, scrub_from_disk_s = scrub_times(window, app, predictor, sample, max(rounds // 4, 20))
     assert window.last_probabilities is not None and window.activations.images
     window.close()
     window.wait_for_threads()
@@ -104,6 +135,8 @@ def main() -> int:
                 "robustness_sweep_ms_p50": round(statistics.median(sweep_s) * 1e3, 3),
                 "history_rescore_100_snapshots_ms_p50": round(statistics.median(history_s) * 1e3, 3),
                 "history_rescore_slices_p50": history_slices / len(history_s) + 1,
+                "scrub_ms_p50": round(statistics.median(scrub_s) * 1e3, 3),
+                "scrub_from_disk_ms_p50": round(statistics.median(scrub_from_disk_s) * 1e3, 3),
             }
         )
     )

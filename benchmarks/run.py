@@ -194,8 +194,9 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) ->
 
 def bench_inspection(rounds: int, launches: int = 3) -> dict:
     """One drawing update with every panel on screen (strokes → 28×28 → prediction with the
-    hidden layers → all panels, painted), in fresh processes; medians over the launches."""
-    return window_probe("inspect_probe.py", rounds, launches)
+    hidden layers → all panels, painted), and one move of the epoch scrubber, in fresh
+    processes; medians over the launches. Then the scrubber's memory after a long cnn run."""
+    return window_probe("inspect_probe.py", rounds, launches) | bench_scrubber_memory()
 
 
 def window_probe(script: str, rounds: int, launches: int) -> dict:
@@ -207,6 +208,33 @@ def window_probe(script: str, rounds: int, launches: int) -> dict:
         out = subprocess.run([sys.executable, probe, str(rounds)], capture_output=True, text=True, env=env, check=True, timeout=600)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0]}
+
+
+def bench_scrubber_memory(epochs: int = 200) -> dict:
+    """The epoch store after a long run of the biggest network (cnn, 3.2M weights: 13 MB an
+    epoch) validating on MNIST's 6,000 held-out digits, simulated with real-size arrays: bytes
+    held in memory, bytes spilled to disk, epochs still reachable."""
+    from mnistdesk.epochs import EpochStore
+    from mnistdesk.models import build_model
+
+    engine = Engine.from_keras_model(build_model("cnn"))
+    probabilities = np.full((6000, 10), 0.1, np.float32)
+    store = EpochStore()
+    started = time.perf_counter()
+    for epoch in range(epochs + 1):  # the start, then each epoch
+        weights = [[w + np.float32(epoch / 1000) for w in spec.weights] for spec in engine.specs]
+        store.add(epoch, engine.with_weights(weights), probabilities if epoch else None, {"val_accuracy": 0.99})
+    seconds = time.perf_counter() - started
+    assert store.get(1).predictor.specs[0].weights[1][0] == engine.specs[0].weights[1][0] + np.float32(0.001)
+    result = {
+        "scrubber_memory_mb": round(store.memory_bytes / 2**20, 1),
+        "scrubber_disk_mb": round(store.disk_bytes / 2**20, 1),
+        "scrubber_epochs_kept": len(store.epochs()),
+        "scrubber_epochs_recorded": epochs + 1,
+        "scrubber_record_ms_per_epoch": round(seconds / (epochs + 1) * 1e3, 1),
+    }
+    store.clear()
+    return result
 
 
 def bench_pen_accuracy() -> dict:

@@ -1,8 +1,9 @@
 """What the window is looking at, without Qt: the drawing's 28×28 input and the robustness
 transform on it, the predictor in use and its verdict and hidden layers for that input, the
-run's weight snapshots with the drawing's probability history over them, and a model's
-predictions on a labelled split (the confusion matrix) with the cell being looked at, and the
-saliency overlay: which pixels of the drawing moved a class's probability.
+run's weight snapshots with the drawing's probability history over them, a model's
+predictions on a labelled split (the confusion matrix) with the cell being looked at, the
+saliency overlay (which pixels of the drawing moved a class's probability) and the epoch
+scrubber: the run's model as it was at the end of any earlier epoch.
 
 Views subscribe to :attr:`Session.events` (plain-Python callbacks, as napari's components
 and ndv's models emit events) and call the session's methods; they decide nothing themselves.
@@ -19,6 +20,7 @@ import numpy as np
 
 from mnistdesk.data import dataset_of_model, load_dataset
 from mnistdesk.engine import Engine, Predictor, UnsupportedModel
+from mnistdesk.epochs import EpochState, EpochStore, ScrubPosition
 from mnistdesk.inspection import SplitScore, Transform, sweep, transformed
 from mnistdesk.preprocess import Placement, field_to_ink
 from mnistdesk.saliency import Saliency
@@ -70,6 +72,8 @@ class SessionEvents:
         self.selection_changed = Event()  # SplitScore, true class, predicted class, indices into it (most confident first)
         self.example_chosen = Event()  # uint8 (28, 28): a digit from the split to look at
         self.saliency_changed = Event()  # Explanation: the saliency overlay's map, or why there is none
+        self.scrub_changed = Event()  # ScrubPosition: the run's recorded epochs and the one on show
+        self.epoch_shown = Event()  # epoch on show (None: live), its place on the curves (epochs) or None, its first-layer kernel or None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,12 @@ class Session:
         self.splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.score: SplitScore | None = None
         self.selection: tuple[int, int] | None = None
+        # The epoch scrubber: while an earlier epoch is shown, live updates wait here for Live.
+        self.epoch_store = EpochStore()
+        self.shown_epoch: int | None = None  # None: live
+        self.live_predictor: Predictor | None = None
+        self.live_score: SplitScore | None = None
+        self.training = False  # a run is going on
 
     # -- the drawing and what the model makes of it -------------------------------------------
     def set_drawing(self, image: np.ndarray | None, placement: Placement | None = None, canvas_shape: tuple[int, int] | None = None) -> None:
@@ -140,9 +150,12 @@ class Session:
 
     def set_predictor(self, predictor: Predictor, at_epoch: float | None = None) -> None:
         """Predict with ``predictor`` from now on; ``at_epoch``: it is a training snapshot taken
-        at that point of the run, kept for the probability history."""
-        self.predictor = predictor
-        self._rescore()
+        at that point of the run, kept for the probability history. While the scrubber shows an
+        earlier epoch, that epoch stays on show: ``predictor`` is shown once back to live."""
+        self.live_predictor = predictor
+        if self.shown_epoch is None:
+            self.predictor = predictor
+            self._rescore()
         if at_epoch is None:
             return
         self.snapshots.add(at_epoch, predictor)
@@ -152,7 +165,7 @@ class Session:
             self._to_rescore.append((at_epoch, predictor))
         else:
             self.history_x.append(at_epoch)
-            self.history_probabilities.append(self.probabilities)
+            self.history_probabilities.append(self.probabilities if self.predictor is predictor else predictor.predict(self.input)[0])
             if len(self.history_x) > MAX_HISTORY_POINTS:  # a long run: every other point, the newest kept
                 self.history_x, self.history_probabilities = thinned(self.history_x), thinned(self.history_probabilities)
             self._emit_history()
@@ -279,7 +292,8 @@ class Session:
         self.events.history_changed.emit(np.array(self.history_x), probabilities)
 
     def start_run(self) -> None:
-        """A training run begins: its snapshots, history and validation results start afresh."""
+        """A training run begins: its snapshots, history, validation results and epochs start afresh."""
+        self.forget_epochs()
         self.snapshots.clear()
         self.history_x, self.history_probabilities, self.history_stale, self._to_rescore = [], [], False, []
         self._emit_history()
@@ -300,11 +314,20 @@ class Session:
 
     def set_validation(self, epoch: int, probabilities: np.ndarray) -> None:
         """The validation pass at the end of ``epoch``: becomes the score shown."""
+        self.set_score(self._validation_score(epoch, probabilities))
+
+    def _validation_score(self, epoch: int, probabilities: np.ndarray) -> SplitScore:
         images, labels = self.splits["validation"]
-        self.set_score(SplitScore(f"validation split after epoch {epoch}", images, labels, probabilities))
+        return SplitScore(f"validation split after epoch {epoch}", images, labels, probabilities)
 
     def set_score(self, score: SplitScore | None) -> None:
-        """Show ``score``, keeping the selected cell (its digits are listed anew)."""
+        """Show ``score``, keeping the selected cell (its digits are listed anew); while the
+        scrubber shows an earlier epoch, once back to live."""
+        self.live_score = score
+        if self.shown_epoch is None:
+            self._show_score(score)
+
+    def _show_score(self, score: SplitScore | None) -> None:
         self.score = score
         self.events.score_changed.emit(score)
         if self.selection is not None:
@@ -320,6 +343,67 @@ class Session:
         """Look at digit ``index`` of the score's split in the canvas."""
         if self.score is not None:
             self.events.example_chosen.emit(self.score.images[index])
+
+    # -- the epoch scrubber --------------------------------------------------------------------
+    def set_training(self, training: bool) -> None:
+        """A run is going on (an earlier epoch shown stays until Live) or has ended (its epochs can be used)."""
+        self.training = training
+        self._emit_scrub()
+
+    def record_epoch(self, epoch: int, predictor: Engine, probabilities: np.ndarray | None, metrics: dict) -> None:
+        """Keep the run's exact weights at the end of ``epoch`` (the run's first: its start), with
+        that epoch's validation probabilities (or None) and metrics, to show them again later."""
+        self.epoch_store.add(epoch, predictor, probabilities, metrics)
+        self._emit_scrub()
+
+    def show_epoch(self, epoch: int | None) -> None:
+        """Show the model as it was at the end of ``epoch``: its verdict and hidden layers for the
+        drawing and its validation matrix (None: back to live). A run goes on meanwhile: its
+        snapshots and validations are recorded, and shown once back to live."""
+        if epoch is None:
+            if self.shown_epoch is None:
+                return
+            self.shown_epoch = None
+            self.predictor = self.live_predictor
+            self._rescore()
+            self._show_score(self.live_score)
+            self.events.epoch_shown.emit(None, None, None)
+        else:
+            state = self.epoch_store.get(epoch)
+            self.shown_epoch = epoch
+            self.predictor = state.predictor
+            self._rescore()
+            self._show_score(self._epoch_score(state))
+            self.events.epoch_shown.emit(epoch, state.metrics.get("progress", float(epoch)), state.predictor.first_layer_weights())
+        self._emit_scrub()
+
+    def shown_epoch_state(self) -> EpochState | None:
+        """The epoch on show, its weights read back (None: live)."""
+        return None if self.shown_epoch is None else self.epoch_store.get(self.shown_epoch)
+
+    def keep_shown_epoch(self) -> None:
+        """The epoch on show became the model in use: it is live from now on, with its matrix."""
+        if self.shown_epoch is not None:
+            self.live_predictor, self.live_score = self.predictor, self.score
+            self.show_epoch(None)
+
+    def forget_epochs(self) -> None:
+        """Back to live, the run's epochs forgotten (their spilled files deleted): a new run, or a model opened."""
+        self.show_epoch(None)
+        self.epoch_store.clear()
+        self._emit_scrub()
+
+    def _epoch_score(self, state: EpochState) -> SplitScore | None:
+        """The validation matrix as it was after ``state``'s epoch; None before the first."""
+        validation = self.splits.get("validation")
+        if state.probabilities is None or validation is None or len(validation[1]) != len(state.probabilities):
+            return None
+        return self._validation_score(state.epoch, state.probabilities)
+
+    def _emit_scrub(self) -> None:
+        shown = self.shown_epoch
+        metrics = self.epoch_store.metrics(shown) if shown is not None else {}
+        self.events.scrub_changed.emit(ScrubPosition(self.epoch_store.epochs(), shown, metrics, self.training))
 
 
 #: Datasets that ship with mnistdesk: their test digits never need a download.

@@ -207,8 +207,9 @@ class LiveCallback(keras.callbacks.Callback):
     change, pauses, stops, and — throttled by time — reads the running metrics (``on_batch``,
     ~25 Hz) and copies every layer's weights (``on_weights``, up to ~10 Hz, less for big
     models: see ``SNAPSHOT_SPACING``); ``on_epoch`` gets each
-    epoch's metrics with validation. A non-finite loss stops the run and puts the last good
-    weights back, leaving ``nan_message`` set.
+    epoch's metrics with validation, right after the epoch's end weights went to ``on_weights``
+    (``weights_sent``: False if they were not finite, so not sent). A non-finite loss stops the
+    run and puts the last good weights back, leaving ``nan_message`` set.
     """
 
     def __init__(self, control: TrainingControl, steps: int, epochs: int, samples: int, on_batch: Callable[[dict], None], on_epoch: Callable[[dict], None], on_weights: Callable[[list], None], batch_interval: float = 1 / 25, weights_interval: float = 0.1):
@@ -260,10 +261,10 @@ class LiveCallback(keras.callbacks.Callback):
         self._emit_batch({key: value for key, value in logs.items() if not key.startswith("val_")})
         if self.nan_message is not None:
             return
-        self._snapshot()
+        weights_sent = self._snapshot()
         # A run stopped mid-epoch still validates; place that point where training stopped.
         progress = epoch + self.done_in_epoch / self.steps
-        self.on_epoch({"epoch": epoch + 1, "progress": progress, **{key: float(value) for key, value in logs.items()}})
+        self.on_epoch({"epoch": epoch + 1, "progress": progress, "weights_sent": weights_sent, **{key: float(value) for key, value in logs.items()}})
 
     def on_train_end(self, logs=None) -> None:
         if self.nan_message is not None:
@@ -294,13 +295,16 @@ class LiveCallback(keras.callbacks.Callback):
             }
         )
 
-    def _snapshot(self) -> None:
+    def _snapshot(self) -> bool:
+        """Send every layer's weights to ``on_weights``; False if they were not finite (not sent)."""
         started = time.perf_counter()
         weights = [layer.get_weights() for layer in self.model.layers]
-        if all(np.isfinite(w).all() for layer in weights for w in layer):
+        finite = all(np.isfinite(w).all() for layer in weights for w in layer)
+        if finite:
             self.good_weights = [w for layer in weights for w in layer]
             self.on_weights(weights)
         self.weights_throttle.interval = max(self.weights_interval, SNAPSHOT_SPACING * (time.perf_counter() - started))
+        return finite
 
 
 class ProgressPrinter(keras.callbacks.Callback):

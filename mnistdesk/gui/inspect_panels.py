@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnistdesk.gui.training_panels import epoch_marker, mark_epoch
 from mnistdesk.inspection import TRANSFORM_RANGES, SplitScore, Transform, activation_image, per_class_accuracy, row_normalised
 
 #: Ten colours told apart easily (Matplotlib's tab10), one per class in the line plots.
@@ -36,6 +37,8 @@ CAPTION = (90, 90, 90)
 #: Antialiased curves 2 px wide take Qt ~7× as long to draw as 1 px ones (75 vs 11 ms for the
 #: ten history curves here), and the history redraws at every weight snapshot.
 CURVE_WIDTH = 1
+EMPTY_MATRIX_TEXT = "The confusion matrix appears after the first epoch of training, or once a model is scored on its test digits"
+EMPTY_GALLERY_TEXT = "Click a cell of the matrix to see its digits here"
 
 
 def _plot(tooltip: str) -> pg.PlotWidget:
@@ -55,7 +58,7 @@ class ConfusionPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.title = QLabel("The confusion matrix appears after the first epoch of training, or once a model is scored on its test digits")
+        self.title = QLabel(EMPTY_MATRIX_TEXT)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
         self.plot = _plot("Rows: the true digit; columns: what the model said. Colour: share of the row.\nClick a cell to see those digits, the most confident mistakes first.")
@@ -94,7 +97,12 @@ class ConfusionPanel(QWidget):
         self.plot.getAxis("left").setTicks(ticks)
 
     def show_score(self, score: SplitScore | None) -> None:
+        """Show ``score``'s matrix; None empties it (the scrubber at a run's start, before any validation)."""
         if score is None:
+            self.image.setImage(np.zeros((10, 10)), autoLevels=False, levels=(0, 1))
+            for item in [item for row in self.counts for item in row] + self.accuracies:
+                _set_text(item, "")
+            self.title.setText(EMPTY_MATRIX_TEXT)
             return
         counts = score.confusion()
         shares = row_normalised(counts)
@@ -135,7 +143,7 @@ class GalleryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.caption = QLabel("Click a cell of the matrix to see its digits here")
+        self.caption = QLabel(EMPTY_GALLERY_TEXT)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
         self.caption.setWordWrap(True)
         self.list = QListWidget()
@@ -198,6 +206,9 @@ class MistakesPanel(QSplitter):
 
     def show_score(self, score: SplitScore | None) -> None:
         self.matrix.show_score(score)
+        if score is None:  # the listed digits belong to a matrix no longer shown
+            self.gallery.list.clear()
+            self.gallery.caption.setText(EMPTY_GALLERY_TEXT)
 
     def show_selection(self, score: SplitScore, true: int, predicted: int, indices: np.ndarray) -> None:
         self.matrix.show_selection(true, predicted)
@@ -257,6 +268,7 @@ class HistoryPanel(_Refreshing, QWidget):
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         self.curves = [self.plot.plot([], [], pen=pg.mkPen(colour, width=CURVE_WIDTH)) for colour in CLASS_COLOURS]
         self.legend = _legend_above(self.plot, self.curves)
+        self.epoch_marker = epoch_marker(self.plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.caption)
@@ -264,6 +276,10 @@ class HistoryPanel(_Refreshing, QWidget):
 
     def set_class_names(self, names: Sequence[str]) -> None:
         _name_legend(self.legend, names)
+
+    def mark_epoch(self, x: float | None) -> None:
+        """A line at the epoch the scrubber shows (x in epochs); None: live, no line."""
+        mark_epoch(self.epoch_marker, x)
 
     def show_history(self, x: np.ndarray, probabilities: np.ndarray) -> None:
         for index, curve in enumerate(self.curves):

@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
 from mnistdesk import __version__, paths
 from mnistdesk.data import normalize
 from mnistdesk.engine import Engine, Predictor
+from mnistdesk.epochs import epoch_metadata
 from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, DrawingCanvas
 from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SaliencyMenu, SoftmaxPanel, saliency_caption
 from mnistdesk.gui.scorer import TestScorer
+from mnistdesk.gui.scrubber_panel import ScrubberPanel
 from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel()
         self.activations = ActivationsPanel()
         self.robustness = RobustnessPanel()
+        self.scrubber = ScrubberPanel()
         self.test_scorer = TestScorer(self)
         self.teach = TeachPanel()
         # The user's labelled drawings, in their data folder (the core only takes a path).
@@ -164,6 +167,7 @@ class MainWindow(QMainWindow):
         self._connect_session()
         self._connect_teach()
         self._connect_saliency()
+        self._connect_scrubber()
 
         self._restore_settings()
         requested = model_path or Path(text_setting(self.settings.value("model/path"), str(paths.SHIPPED_MODEL_PATH)))
@@ -204,6 +208,7 @@ class MainWindow(QMainWindow):
             ("weights", "First-layer weights", self.training.weights, left),
             ("eye", "Model's eye (28×28)", self.eye, right),
             ("prediction", "Prediction", self.softmax, right),
+            ("scrubber", "Epochs", self.scrubber, right),  # under the bars it replays
             ("curves", "Loss and accuracy", self.training.curves, bottom),
             ("mistakes", "Mistakes", self.mistakes, bottom),
             ("history", "History", self.history, bottom),
@@ -235,7 +240,8 @@ class MainWindow(QMainWindow):
         train_height = self.training.panel.sizeHint().height()
         self.resizeDocks([docks["train"], docks["eye"]], [side - 10, side], Qt.Orientation.Horizontal)
         self.resizeDocks([docks["train"], docks["weights"]], [train_height, max(height - train_height, 100)], Qt.Orientation.Vertical)
-        self.resizeDocks([docks["eye"], docks["prediction"]], [side, max(height - side, 200)], Qt.Orientation.Vertical)
+        scrubber_height = self.scrubber.sizeHint().height()
+        self.resizeDocks([docks["eye"], docks["prediction"], docks["scrubber"]], [side, max(height - side - scrubber_height, 200), scrubber_height], Qt.Orientation.Vertical)
         # the curves share their space with the Inspect tabs: room for the tab bar too
         self.resizeDocks([docks["curves"]], [round(min(max(0.3 * height, 226), 450))], Qt.Orientation.Vertical)
 
@@ -359,6 +365,7 @@ class MainWindow(QMainWindow):
             self._on_model_open_failed(loader.path, loader.error, loader.quiet)
             return False
         self.trained_model, self.unsaved = None, False
+        self.session.forget_epochs()  # the run's epochs are not this model's
         self.training.weights.set_reference(None)  # not a run's model: no start to compare with
         self._use_model(loader.predictor, loader.path, loader.metadata)
         self.training.curves.show_history(loader.metadata.get("history"))
@@ -716,61 +723,8 @@ class MainWindow(QMainWindow):
     def _on_robustness_refresh_wanted(self) -> None:
         self.robustness.show_sweep(self.session.sweep(self.robustness.sweep_name()))
 
-    # -- saliency overlay ----------------------------------------------------------------------
-    def _connect_saliency(self) -> None:
-        """The overlay's controls go to the session (the opacity straight to the canvas); its maps
-        come back to the canvas and the bars. SmoothGrad waits for the drawing to rest. Restores
-        the overlay's settings."""
-        self.saliency_action.setIconText("Saliency")
-        self.saliency_button.setDefaultAction(self.saliency_action)
-        self.saliency_button.setMenu(self.saliency_menu)
-        self.saliency_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        self.saliency_timer = QTimer(self)
-        self.saliency_timer.setSingleShot(True)
-        self.saliency_timer.setInterval(SMOOTHGRAD_REST_MS)
-        self.saliency_timer.timeout.connect(self.session.refine_saliency)
-        self.saliency_menu.method_changed.connect(self._on_saliency_menu_method_changed)
-        self.saliency_menu.opacity_changed.connect(self._on_saliency_menu_opacity_changed)
-        self.softmax.class_clicked.connect(self._on_softmax_class_clicked)
-        self.canvas.resized.connect(self._on_canvas_resized)
-        self.session.events.saliency_changed.connect(self._on_session_saliency_changed)
-        self.saliency_menu.set_method(choice_setting(self.settings.value("saliency/method"), "gradient", SALIENCY_METHODS))
-        self.session.set_saliency_method(self.saliency_menu.method())
-        self.saliency_menu.opacity.setValue(int_setting(self.settings.value("saliency/opacity"), round(DEFAULT_HEAT_OPACITY * 100), 10, 100))
-        self.canvas.set_saliency_opacity(self.saliency_menu.opacity.value() / 100)
-        if bool_setting(self.settings.value("saliency/shown"), False):
-            self.saliency_action.trigger()
-
-    def _on_saliency_action_triggered(self, shown: bool) -> None:
-        self.settings.setValue("saliency/shown", shown)
-        self.session.set_saliency_wanted(shown)
-
-    def _on_saliency_menu_method_changed(self, method: str) -> None:
-        self.settings.setValue("saliency/method", method)
-        self.session.set_saliency_method(method)
-
-    def _on_saliency_menu_opacity_changed(self, opacity: float) -> None:
-        self.settings.setValue("saliency/opacity", round(opacity * 100))
-        self.canvas.set_saliency_opacity(opacity)
-
-    def _on_softmax_class_clicked(self, index: int) -> None:
-        """A bar picks its class for the overlay, turning the overlay on if it was off."""
-        if not self.saliency_action.isChecked():
-            self.saliency_action.trigger()
-        self.session.pick_class(index)
-
-    def _on_canvas_resized(self) -> None:
-        """The overlay was made for the old size: predict again for a map that lines up."""
-        self.prediction_timer.start()
-
-    def _on_session_saliency_changed(self, explanation: Explanation) -> None:
-        self.canvas.set_saliency(explanation.heat)
-        self.canvas.set_caption(saliency_caption(explanation, self.softmax.class_names))
-        self.softmax.show_picked(explanation.class_index if explanation.picked else None)
-        if explanation.settled:
-            self.saliency_timer.stop()
-        else:  # SmoothGrad once nothing has changed for a moment
-            self.saliency_timer.start()
+from mnistdesk.epochs import epoch_metadata
+from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, DrawingCanvas
 
     # -- TensorFlow in the background ----------------------------------------------------------
     def _start_tensorflow_import(self) -> None:

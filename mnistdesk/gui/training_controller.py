@@ -66,6 +66,9 @@ class TrainingController(QObject):
     predictor_changed = Signal(object, float)  # Engine with the newest weights, where in the run (epochs)
     splits_ready = Signal(object)  # the run's labelled digits: {"validation"/"test": (images, labels)}
     validation_scored = Signal(int, object)  # epoch, probabilities on the validation split
+    #: For the epoch scrubber: epoch (the run's first: its start), Engine with the exact weights at
+    #: its end, its validation probabilities (or None), its metrics.
+    epoch_reached = Signal(int, object, object, object)
     run_started = Signal(object)  # dict: architecture, dataset
     model_trained = Signal(object, object)  # Keras model, metadata: a finished or stopped run
     running_changed = Signal(bool)
@@ -82,6 +85,8 @@ class TrainingController(QObject):
         self.worker: TrainingWorker | None = None
         self.engine: Engine | None = None
         self.trained_epochs = 0.0  # epochs trained so far in the run, as of the latest report
+        self.engine_is_newest = False  # the engine holds the newest weights the worker sent
+        self.last_validation: tuple[int, Any] | None = None  # epoch, probabilities
         self._failure: tuple[str, str] | None = None  # answered once the run's thread has finished
         self._retry_with_sample: Callable[[], object] = self._start_on_sample  # offline: the same run on the bundled sample
         #: Asked before Train new replaces the model in use; the window answers (unsaved work).
@@ -185,6 +190,7 @@ class TrainingController(QObject):
         self.worker.weights_changed.connect(self._on_worker_weights_changed)
         self.worker.splits_ready.connect(self.splits_ready)
         self.worker.validation_scored.connect(self.validation_scored)
+        self.worker.validation_scored.connect(self._on_worker_validation_scored)
         self.worker.finished.connect(self._on_worker_finished)
         self.worker.stopped.connect(self._on_worker_stopped)
         self.worker.failed.connect(self._on_worker_failed)
@@ -262,6 +268,9 @@ class TrainingController(QObject):
         self.trained_epochs = float(len(worker.history.get("loss", [])))
         self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset, "continued": worker.start_from is not None})
         self.predictor_changed.emit(engine, self.trained_epochs)
+        self.engine_is_newest, self.last_validation = True, None
+        start = {key: values[-1] for key, values in worker.history.items() if values}  # a continued model's last epoch
+        self.epoch_reached.emit(int(self.trained_epochs), engine, None, {**start, "progress": self.trained_epochs})
 
     def _on_worker_batch_done(self, info: dict) -> None:
         self.trained_epochs = info["progress"]
@@ -275,6 +284,14 @@ class TrainingController(QObject):
         self.curves.add_epoch(info)
         if "val_accuracy" in info:
             self.message.emit(f"Epoch {info['epoch']}: validation accuracy {info['val_accuracy']:.2%}, loss {info['val_loss']:.4f}")
+        # The epoch's end weights came just before this (weights_changed, same thread, in order).
+        if info.get("weights_sent") and self.engine_is_newest:
+            validation = self.last_validation
+            probabilities = validation[1] if validation is not None and validation[0] == info["epoch"] else None
+            self.epoch_reached.emit(info["epoch"], self.engine, probabilities, info)
+
+    def _on_worker_validation_scored(self, epoch: int, probabilities: Any) -> None:
+        self.last_validation = (epoch, probabilities)
 
     def _on_worker_weights_changed(self, weights: list) -> None:
         if self.engine is None:
@@ -282,7 +299,9 @@ class TrainingController(QObject):
         try:
             self.engine = self.engine.with_weights(weights)
         except ModelFileError:  # finite weights so large that the outputs overflow: keep the last good ones
+            self.engine_is_newest = False
             return
+        self.engine_is_newest = True
         self.weights.show_kernel(self.engine.first_layer_weights())
         self.predictor_changed.emit(self.engine, self.trained_epochs)
 

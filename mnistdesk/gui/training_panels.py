@@ -39,6 +39,23 @@ ARCHITECTURE_TIPS = {
 TRAIN_COLOURS = {"loss": (200, 80, 40), "accuracy": (40, 110, 190)}
 VALIDATION_COLOUR = (30, 30, 30)
 LEGEND_GREY = (110, 110, 110)
+EPOCH_MARKER_COLOUR = (40, 40, 40)
+
+
+def epoch_marker(plot: pg.PlotItem | pg.PlotWidget) -> pg.InfiniteLine:
+    """A vertical line on a plot against epochs, for the epoch the scrubber shows; hidden at first."""
+    marker = pg.InfiniteLine(angle=90, pen=pg.mkPen(EPOCH_MARKER_COLOUR, width=2, style=Qt.PenStyle.DashLine))
+    marker.setToolTip("The epoch the scrubber shows")
+    marker.setVisible(False)
+    plot.addItem(marker)
+    return marker
+
+
+def mark_epoch(marker: pg.InfiniteLine, x: float | None) -> None:
+    """Move ``marker`` to ``x`` (epochs); None hides it (the scrubber is live)."""
+    marker.setVisible(x is not None)
+    if x is not None:
+        marker.setValue(x)
 
 
 class TrainPanel(QWidget):
@@ -235,7 +252,7 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
         )
         self.buffers = {key: CurveBuffer(smoothing=self.SMOOTHING) for key in ("loss", "accuracy")}
         self.validation: dict[str, tuple[list, list]] = {}
-        self.plots, self.raw, self.smooth, self.markers = {}, {}, {}, {}
+        self.plots, self.raw, self.smooth, self.markers, self.epoch_markers = {}, {}, {}, {}, {}
         self.log_loss = False
         self.legend = pg.LegendItem(colCount=3, labelTextSize="8pt", verSpacing=-6)
         self.addItem(self.legend, row=0, col=0, colspan=2)
@@ -252,6 +269,7 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             self.raw[key] = plot.plot(pen=pg.mkPen((*colour, 60), width=1), antialias=False)
             self.smooth[key] = plot.plot(pen=pg.mkPen(colour, width=2), antialias=False)
             self.markers[key] = plot.plot(pen=None, symbol="o", symbolSize=7, symbolBrush=VALIDATION_COLOUR, symbolPen=pg.mkPen(VALIDATION_COLOUR))
+            self.epoch_markers[key] = epoch_marker(plot)
             self.plots[key] = plot
         self.plots["accuracy"].getAxis("left").setTicks([[(v / 5, f"{v / 5:.1f}") for v in range(6)]])
         for name, item in (
@@ -295,6 +313,11 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             self.add_batch({**values, "progress": index + 1})
             self.add_epoch({**values, "epoch": index + 1})
         self.flush()
+
+    def mark_epoch(self, x: float | None) -> None:
+        """A line at the epoch the scrubber shows (x in epochs); None: live, no line."""
+        for marker in self.epoch_markers.values():
+            mark_epoch(marker, x)
 
     def set_log_loss(self, log: bool) -> None:
         self.log_loss = log
@@ -364,7 +387,9 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.layout_info: tuple | None = None
         self.tiles: np.ndarray | None = None
         self.reference: np.ndarray | None = None  # the run's initial kernel
-        self.kernel: np.ndarray | None = None
+        self.kernel: np.ndarray | None = None  # the kernel on show
+        self.live_kernel: np.ndarray | None = None  # the newest, shown once the scrubber is live
+        self.epoch: int | None = None  # the scrubber's epoch on show; None: live
         self.show_change = False
         self.kind = "unit"
         self.hover_text = ""
@@ -379,11 +404,24 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         dense unit's random start otherwise hides the digit-like pattern it learns."""
         self.show_change = show_change
         if self.kernel is not None:
-            self.show_kernel(self.kernel)
+            self._draw(self.kernel)
 
     def show_kernel(self, kernel: np.ndarray | None) -> None:
+        """The newest kernel (training, or the model in use); shown unless the scrubber shows an earlier epoch."""
         if kernel is None:
             return
+        self.live_kernel = kernel
+        if self.epoch is None:
+            self._draw(kernel)
+
+    def show_epoch(self, epoch: int | None, kernel: np.ndarray | None) -> None:
+        """Show the kernel as it was at the end of ``epoch`` until the scrubber goes back to live (None)."""
+        self.epoch = epoch
+        shown = kernel if epoch is not None else self.live_kernel
+        if shown is not None:
+            self._draw(shown)
+
+    def _draw(self, kernel: np.ndarray) -> None:
         self.kernel = kernel
         change = self.show_change and self.reference is not None and self.reference.shape == np.shape(kernel)
         try:
@@ -399,12 +437,13 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
         self.layout_info = (tile, grid, count)
         self.tiles = mosaic
         self.image.setImage(mosaic, autoLevels=False, levels=(-limit, limit))  # NaN gaps: transparent
-        self.caption.setText(f"{count} {self.kind}s of {tile[0]}×{tile[1]} · {'change since the start' if change else 'colour'} ±{limit:.3g}")
+        epoch = f"epoch {self.epoch} · " if self.epoch is not None else ""
+        self.caption.setText(f"{epoch}{count} {self.kind}s of {tile[0]}×{tile[1]} · {'change since the start' if change else 'colour'} ±{limit:.3g}")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if getattr(self, "kernel", None) is not None:  # lay the tiles out afresh for the new shape
-            self.show_kernel(self.kernel)
+            self._draw(self.kernel)
 
     def _on_scene_mouse_moved(self, position: QPointF) -> None:
         if self.layout_info is None or not self.view.sceneBoundingRect().contains(position):
