@@ -723,8 +723,94 @@ class MainWindow(QMainWindow):
     def _on_robustness_refresh_wanted(self) -> None:
         self.robustness.show_sweep(self.session.sweep(self.robustness.sweep_name()))
 
-from mnistdesk.epochs import epoch_metadata
-from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, DrawingCanvas
+    # -- saliency overlay ----------------------------------------------------------------------
+    def _connect_saliency(self) -> None:
+        """The overlay's controls go to the session (the opacity straight to the canvas); its maps
+        come back to the canvas and the bars. SmoothGrad waits for the drawing to rest. Restores
+        the overlay's settings."""
+        self.saliency_action.setIconText("Saliency")
+        self.saliency_button.setDefaultAction(self.saliency_action)
+        self.saliency_button.setMenu(self.saliency_menu)
+        self.saliency_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.saliency_timer = QTimer(self)
+        self.saliency_timer.setSingleShot(True)
+        self.saliency_timer.setInterval(SMOOTHGRAD_REST_MS)
+        self.saliency_timer.timeout.connect(self.session.refine_saliency)
+        self.saliency_menu.method_changed.connect(self._on_saliency_menu_method_changed)
+        self.saliency_menu.opacity_changed.connect(self._on_saliency_menu_opacity_changed)
+        self.softmax.class_clicked.connect(self._on_softmax_class_clicked)
+        self.canvas.resized.connect(self._on_canvas_resized)
+        self.session.events.saliency_changed.connect(self._on_session_saliency_changed)
+        self.saliency_menu.set_method(choice_setting(self.settings.value("saliency/method"), "gradient", SALIENCY_METHODS))
+        self.session.set_saliency_method(self.saliency_menu.method())
+        self.saliency_menu.opacity.setValue(int_setting(self.settings.value("saliency/opacity"), round(DEFAULT_HEAT_OPACITY * 100), 10, 100))
+        self.canvas.set_saliency_opacity(self.saliency_menu.opacity.value() / 100)
+        if bool_setting(self.settings.value("saliency/shown"), False):
+            self.saliency_action.trigger()
+
+    def _on_saliency_action_triggered(self, shown: bool) -> None:
+        self.settings.setValue("saliency/shown", shown)
+        self.session.set_saliency_wanted(shown)
+
+    def _on_saliency_menu_method_changed(self, method: str) -> None:
+        self.settings.setValue("saliency/method", method)
+        self.session.set_saliency_method(method)
+
+    def _on_saliency_menu_opacity_changed(self, opacity: float) -> None:
+        self.settings.setValue("saliency/opacity", round(opacity * 100))
+        self.canvas.set_saliency_opacity(opacity)
+
+    def _on_softmax_class_clicked(self, index: int) -> None:
+        """A bar picks its class for the overlay, turning the overlay on if it was off."""
+        if not self.saliency_action.isChecked():
+            self.saliency_action.trigger()
+        self.session.pick_class(index)
+
+    def _on_canvas_resized(self) -> None:
+        """The overlay was made for the old size: predict again for a map that lines up."""
+        self.prediction_timer.start()
+
+    def _on_session_saliency_changed(self, explanation: Explanation) -> None:
+        self.canvas.set_saliency(explanation.heat)
+        self.canvas.set_caption(saliency_caption(explanation, self.softmax.class_names))
+        self.softmax.show_picked(explanation.class_index if explanation.picked else None)
+        if explanation.settled:
+            self.saliency_timer.stop()
+        else:  # SmoothGrad once nothing has changed for a moment
+            self.saliency_timer.start()
+
+    # -- the epoch scrubber --------------------------------------------------------------------
+    def _connect_scrubber(self) -> None:
+        """Each epoch of a run is recorded; the slider shows the model as it was at any of them."""
+        self.training.epoch_reached.connect(self.session.record_epoch)
+        self.training.running_changed.connect(self.session.set_training)
+        self.session.events.scrub_changed.connect(self.scrubber.show_position)
+        self.session.events.epoch_shown.connect(self._on_session_epoch_shown)
+        self.scrubber.epoch_chosen.connect(self.session.show_epoch)
+        self.scrubber.use_clicked.connect(self.use_shown_epoch)
+
+    def _on_session_epoch_shown(self, epoch: int | None, x: float | None, kernel: np.ndarray | None) -> None:
+        self.training.curves.mark_epoch(x)
+        self.history.mark_epoch(x)
+        self.training.weights.show_epoch(epoch, kernel)
+        self.robustness.request_refresh()
+
+    def use_shown_epoch(self) -> bool:
+        """The epoch on show becomes the model in use: the run's Keras model takes its weights,
+        unsaved, its metadata saying which epoch it is; only once the run has ended."""
+        state = self.session.shown_epoch_state()
+        if state is None or self.training.is_running():
+            return False
+        if self.trained_model is None:
+            self.statusBar().showMessage("This run ended without a model to use", 5000)
+            return False
+        for layer, weights in zip(self.trained_model.layers, state.layer_weights(), strict=True):
+            layer.set_weights(weights)
+        self.unsaved = True
+        self._use_model(state.predictor, self.model_path, epoch_metadata(self.model_metadata, state.epoch, state.metrics))
+        self.session.keep_shown_epoch()
+        self.statusBar().showMessage(f"Epoch {state.epoch} is now the model in use — File → Save model keeps it", 8000)
+        return True
 
     # -- TensorFlow in the background ----------------------------------------------------------
     def _start_tensorflow_import(self) -> None:
