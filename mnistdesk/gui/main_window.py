@@ -231,6 +231,9 @@ class MainWindow(QMainWindow):
         # model sees over what it predicts on the right, the curves under the canvas.
         self.setCorner(Qt.Corner.BottomLeftCorner, left)
         self.setCorner(Qt.Corner.BottomRightCorner, right)
+        # Until now Train, Teach and the weights stood one above the other, and the window's minimum
+        # height grew with them (709 px): take the tabbed layout's minimum before any resize.
+        self.layout().activate()
 
     def _default_dock_sizes(self) -> None:
         """First start, at the window's real size (1024×640 up to 2560×1440): the canvas biggest,
@@ -281,7 +284,7 @@ class MainWindow(QMainWindow):
         self._action(train_menu, "&Pause / resume", "Ctrl+P", self.training.toggle_pause, "Pause between batches, or resume")
         self._action(train_menu, "&Stop", "Ctrl+.", self.training.stop, "Stop after the current batch and keep the model")
         train_menu.addSeparator()
-        self._action(train_menu, "T&each it your handwriting", "Alt+T", lambda: self._show_dock(self.docks["teach"]), "Label your drawings (keys 0-9 on the canvas) and fine-tune on them")
+        self._action(train_menu, "T&each it your handwriting", "Ctrl+Shift+L", lambda: self._show_dock(self.docks["teach"]), "Label your drawings (keys 0-9 on the canvas) and fine-tune on them")
         self._action(train_menu, "&Fine-tune on your drawings", "Ctrl+Shift+F", lambda: self._on_teach_fine_tune_requested(self.teach.epochs.value()), "Keep training the model in use on its data mixed with your labelled drawings")
         view_menu = self.menuBar().addMenu("&View")
         for key, dock in self.docks.items():

@@ -67,6 +67,7 @@ class TeachPanel(QWidget):
             button = QPushButton(str(digit))
             button.setToolTip(f"Label the drawing on the canvas as a {digit} and keep it (key {digit} while the canvas has focus)")
             button.clicked.connect(lambda _=False, d=digit: self.label_requested.emit(d))
+            button.setMinimumWidth(24)  # ten of them fit the side column of a 1024×640 window
             buttons.addWidget(button, digit // 5, digit % 5)
             self.label_buttons.append(button)
         self.counts = QLabel()
