@@ -49,7 +49,7 @@ def test_a_digit_key_on_the_canvas_keeps_the_drawing_and_it_survives_a_restart(m
     [entry] = store.entries()
     assert entry.label == 7 and entry.drawing.exists() and entry.model_input.exists()
     assert window.canvas.is_empty(), "the canvas is not cleared for the next drawing"
-    assert window.teach.gallery.count() == 1 and "7×1" in window.teach.counts.text()
+    assert window.teach.gallery.count() == 1 and "7s: 1" in window.teach.counts.text()
     window.undo_stroke()
     assert not window.canvas.is_empty(), "Ctrl+Z does not bring the kept drawing back"
     window.close()
@@ -124,6 +124,7 @@ def test_fine_tune_continues_the_model_in_use_and_shows_before_and_after(make_wi
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert "your handwriting" in tuned.args[0] and "→" in tuned.args[0]
     assert window.teach.result.text() == tuned.args[0]
+    assert window.minimumSizeHint().width() <= 1024, "the scores widened the window past a 1024-pixel screen"
     assert progress, "no live progress reached the panels"
     tuning = window.model_metadata["fine_tune"]
     assert tuning["drawings"] == 12 and tuning["held_out"] >= 2 and tuning["epochs"] == 1

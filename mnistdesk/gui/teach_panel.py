@@ -131,7 +131,8 @@ class TeachPanel(QWidget):
             item.setToolTip(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}")
             self.gallery.addItem(item)
         per_digit = np.bincount([entry.label for entry in entries], minlength=10)
-        self.counts.setText("Yours: " + "  ".join(f"{digit}×{count}" for digit, count in enumerate(per_digit) if count) if entries else "No labelled drawings yet.")
+        per_digit_text = " · ".join(f"{digit}s: {count}" for digit, count in enumerate(per_digit) if count)
+        self.counts.setText(f"{len(entries)} drawings — {per_digit_text}" if entries else "No labelled drawings yet.")
         self.delete_button.setEnabled(bool(entries))
         self.fine_tune_button.setEnabled(not self.busy and len(entries) >= FINE_TUNE_MIN_DRAWINGS)
 

@@ -329,7 +329,7 @@ class TrainingController(QObject):
         """Your handwriting and the test split, before → after, on the status line and the Teach panel."""
         tuning = metadata["fine_tune"]
         summary = f"{how} in {metadata['train_seconds']:.0f} s: " + fine_tuning_summary(tuning, metadata["test_accuracy"])
-        self._report(summary, f"{summary} — File → Save model as… keeps it")
+        self._report(f"{how} in {metadata['train_seconds']:.0f} s (scores in the Teach panel)", f"{summary} — File → Save model as… keeps it")
         self.fine_tuned.emit(summary)
 
     def _report(self, text: str, message: str | None = None) -> None:

@@ -127,6 +127,7 @@ class TrainPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current batch; the model trained so far is kept (Ctrl+.)")
         self.status = QLabel("Ready")
+        self.status.setWordWrap(True)  # a long message wraps; it never widens the column
         self.status.setToolTip("What training is doing")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
