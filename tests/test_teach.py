@@ -148,3 +148,13 @@ def test_offline_fine_tuning_offers_the_sample_and_fine_tunes_on_it(make_window,
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert [run["dataset"] for run in runs] == ["sample"]
     assert window.model_metadata["fine_tune"]["dataset"] == "sample"
+
+
+def test_a_damaged_stored_drawing_is_named_and_left_out(make_window, qtbot, tmp_path, sample):
+    store = PersonalDrawings(tmp_path / "handwriting")
+    kept = store.add(3, sample.x_test[0], sample.x_test[0])
+    damaged = store.add(5, sample.x_test[1], sample.x_test[1])
+    damaged.model_input.write_bytes(b"\x89PNG truncated")
+    window = make_window()
+    assert window.teach.gallery.count() == 1 and window.teach.entries == [kept]
+    assert damaged.name in window.statusBar().currentMessage()

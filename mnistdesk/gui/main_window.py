@@ -652,8 +652,12 @@ class MainWindow(QMainWindow):
         return True
 
     def _refresh_teach(self) -> int:
+        """The Teach panel shows the stored drawings; one that cannot be read is named, and left out."""
         entries, drawings = self.personal.read()
         self.teach.show_drawings(entries, drawings.images)
+        if drawings.problems:
+            more = f" (and {len(drawings.problems) - 1} more)" if len(drawings.problems) > 1 else ""
+            self.statusBar().showMessage(f"Left out of your drawings: {drawings.problems[0]}{more}", 10000)
         return len(entries)
 
     def _on_teach_delete_requested(self, entries: list[PersonalDrawing]) -> None:
@@ -668,7 +672,7 @@ class MainWindow(QMainWindow):
         try:
             self.canvas.set_background(load_ink(entry.drawing))
         except ImageFileError as error:
-            self.statusBar().showMessage(plain(str(error)), 6000)
+            self.statusBar().showMessage(str(error), 6000)
 
     def choose_drawings_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of labelled images (0/ … 9/)", self._last_dir("drawings"))
