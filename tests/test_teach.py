@@ -132,6 +132,11 @@ def test_fine_tune_continues_the_model_in_use_and_shows_before_and_after(make_wi
     assert len(window.model_metadata["history"]["loss"]) == shipped_epochs + 1, "the curves do not carry the model's history on"
     assert window.unsaved and window.trained_model is not None
     assert window.teach.fine_tune_button.isEnabled()
+    window.training.panel.epochs.setValue(1)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.continue_training()  # a plain run: the scores stay until it ends, then the hint
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert "Fine-tune" in window.teach.result.text() and "Training:" not in window.teach.result.text()
 
 
 def test_offline_fine_tuning_offers_the_sample_and_fine_tunes_on_it(make_window, qtbot, tmp_path, sample, monkeypatch):

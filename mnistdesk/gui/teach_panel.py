@@ -29,6 +29,7 @@ from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, FineTuneConfig
 from mnistdesk.personal import PersonalDrawing
 
 THUMBNAIL_PX = 48
+HINT = "Draw a digit the model misreads, press its key (0-9) to keep it; a few of each, then Fine-tune."
 
 
 class DigitKeys(QObject):
@@ -61,6 +62,7 @@ class TeachPanel(QWidget):
         super().__init__(parent)
         self.entries: list[PersonalDrawing] = []
         self.busy = False
+        self.showing_progress = False  # the result line shows a run's progress, not a result
         buttons = QGridLayout()
         self.label_buttons = []
         for digit in range(10):
@@ -100,7 +102,7 @@ class TeachPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        self.result = QLabel("Draw a digit the model misreads, press its key (0-9) to keep it; a few of each, then Fine-tune.")
+        self.result = QLabel(HINT)
         self.result.setWordWrap(True)
         self.result.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -142,14 +144,18 @@ class TeachPanel(QWidget):
         self.fine_tune_button.setEnabled(not busy and len(self.entries) >= FINE_TUNE_MIN_DRAWINGS)
         self.progress.setVisible(busy)
         self.progress.setValue(0)
+        if not busy and self.showing_progress:  # a run that was not a fine-tuning: nothing to report here
+            self.show_result(HINT)
 
     def show_progress(self, info: dict) -> None:
         """A run's progress (the worker's batch info): the bar, and where it is with its ETA."""
         self.progress.setValue(round(1000 * info["progress"] / info["epochs"]))
         self.result.setText(f"Training: epoch {info['epoch']}/{info['epochs']} · ETA {format_eta(info['eta_s'])}")
+        self.showing_progress = True
 
     def show_result(self, text: str) -> None:
         self.result.setText(text)
+        self.showing_progress = False
 
     def _on_gallery_item_double_clicked(self, item: QListWidgetItem) -> None:
         self.drawing_opened.emit(self.entries[self.gallery.row(item)])
