@@ -35,7 +35,7 @@ from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.panels import ModelEyePanel, SaliencyMenu, SoftmaxPanel, saliency_caption
 from mnistdesk.gui.scorer import TestScorer
 from mnistdesk.gui.scrubber_panel import ScrubberPanel
-from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel
+from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel, drawings_count
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
 from mnistdesk.imagefile import ImageFileError, load_ink
@@ -648,7 +648,7 @@ class MainWindow(QMainWindow):
             return False
         count = self._refresh_teach()
         self.canvas.clear()
-        self.statusBar().showMessage(f"Kept as a {digit} ({count} labelled drawings) — draw the next; Ctrl+Z brings it back", 5000)
+        self.statusBar().showMessage(f"Kept as a {digit} ({drawings_count(count)} in all) — draw the next; Ctrl+Z brings it back", 5000)
         return True
 
     def _refresh_teach(self) -> int:
@@ -700,7 +700,7 @@ class MainWindow(QMainWindow):
         finally:
             dialog.close()
         self._refresh_teach()
-        self.statusBar().showMessage(f"Added {added} labelled drawings from {folder}", 6000)
+        self.statusBar().showMessage(f"Added {drawings_count(added)} from {folder}", 6000)
         if problems:
             shown = "\n".join(problems[:MAX_PROBLEMS_SHOWN]) + (f"\n… and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else "")
             QMessageBox.warning(self, "Some images were skipped", plain(f"Added {added}; skipped {len(problems)}:\n{shown}"))

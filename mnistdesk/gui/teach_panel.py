@@ -134,7 +134,7 @@ class TeachPanel(QWidget):
             self.gallery.addItem(item)
         per_digit = np.bincount([entry.label for entry in entries], minlength=10)
         per_digit_text = " · ".join(f"{digit}s: {count}" for digit, count in enumerate(per_digit) if count)
-        self.counts.setText(f"{len(entries)} drawings — {per_digit_text}" if entries else "No labelled drawings yet.")
+        self.counts.setText(f"{drawings_count(len(entries))} — {per_digit_text}" if entries else "No labelled drawings yet.")
         self.delete_button.setEnabled(bool(entries))
         self.fine_tune_button.setEnabled(not self.busy and len(entries) >= FINE_TUNE_MIN_DRAWINGS)
 
@@ -164,6 +164,11 @@ class TeachPanel(QWidget):
         chosen = [self.entries[index.row()] for index in self.gallery.selectedIndexes()]
         if chosen:
             self.delete_requested.emit(chosen)
+
+
+def drawings_count(count: int) -> str:
+    """"1 drawing", "12 drawings"."""
+    return f"{count} drawing" + ("" if count == 1 else "s")
 
 
 def _icon(image: np.ndarray) -> QIcon:
