@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 import weakref
 
@@ -59,6 +62,17 @@ def test_worker_trains_a_tiny_model_for_one_epoch(run_worker, qtbot, tiny_npz):
     assert worker.records["weights"], "no weight snapshot reached the GUI"
     snapshot = worker.records["weights"][-1]
     assert isinstance(snapshot[1][0], np.ndarray) and snapshot[1][0].shape == (784, 512)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+def test_training_yields_the_cores_to_the_window(run_worker, qtbot, tiny_npz):
+    """Drawing stays smooth while a network trains: the training thread runs at a lower
+    priority than the window's, so a mouse move is handled at once, not after a slice of it."""
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=200, batch_size=8))
+    qtbot.waitUntil(lambda: bool(worker.records["batch"]), timeout=TIMEOUT_MS)
+    window_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert os.getpriority(os.PRIO_PROCESS, worker.native_thread_id) > window_niceness or window_niceness == 19
+    worker.control.stop()
 
 
 def test_stop_takes_effect_within_a_batch(run_worker, qtbot, tiny_npz):
@@ -193,6 +207,19 @@ def test_train_button_trains_and_the_drawing_is_rescored_live(window, qtbot, sam
     assert window.training.curves.buffers["loss"].size > 0
     assert window.training.weights.layout_info[0] == (28, 28)
     assert window.training.panel.train_button.isEnabled()
+
+
+def test_progress_follows_a_run_five_times_a_second_not_every_batch_reading(window, qtbot):
+    """A progress bar repaints itself at once on each change: 25 a second was taken from training."""
+    window.training.panel.batch_size.setValue(8)
+    window.training.panel.epochs.setValue(4)
+    shown, readings = [], []
+    window.training.progress.connect(lambda info: shown.append(time.perf_counter()))
+    window.training.start()
+    window.training.worker.batch_done.connect(readings.append)
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert len(shown) >= 2 and len(readings) > len(shown)
+    assert min(later - earlier for earlier, later in zip(shown, shown[1:])) >= 0.19
 
 
 def test_pressing_train_twice_starts_one_run(window, qtbot):
