@@ -14,9 +14,9 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from mnistdesk.data import dataset_of_model
 from mnistdesk.engine import Engine
 from mnistdesk.live import Throttle
-from mnistdesk.data import dataset_of_model
 from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
 from mnistdesk.personal import LabelledImages
 from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
