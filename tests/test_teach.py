@@ -52,6 +52,7 @@ def test_a_digit_key_on_the_canvas_keeps_the_drawing_and_it_survives_a_restart(m
     assert window.teach.gallery.count() == 1 and window.teach.counts.text() == "1 drawing — 7s: 1"
     window.undo_stroke()
     assert not window.canvas.is_empty(), "Ctrl+Z does not bring the kept drawing back"
+    assert str(tmp_path / "handwriting") in window.teach.counts.toolTip()  # where they are kept
     window.close()
     again = make_window()
     assert again.teach.gallery.count() == 1
@@ -163,3 +164,13 @@ def test_a_damaged_stored_drawing_is_named_and_left_out(make_window, qtbot, tmp_
     window = make_window()
     assert window.teach.gallery.count() == 1 and window.teach.entries == [kept]
     assert damaged.name in window.statusBar().currentMessage()
+
+
+def test_a_stored_file_name_shows_as_typed_in_the_gallery(make_window, tmp_path, sample):
+    """Names come from the file system: markup in one must not be interpreted by a tooltip."""
+    store = PersonalDrawings(tmp_path / "handwriting")
+    entry = store.add(3, sample.x_test[0], sample.x_test[0])
+    entry.model_input.rename(entry.model_input.with_name("<img src=x>.png"))
+    window = make_window()
+    tip = window.teach.gallery.item(0).toolTip()
+    assert "&lt;img" in tip and "<img" not in tip

@@ -624,6 +624,7 @@ class MainWindow(QMainWindow):
         self.canvas.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click on it gives it the keys
         self.digit_keys = DigitKeys(self.canvas)
         self.digit_keys.pressed.connect(self.label_drawing)
+        self.teach.set_folder(str(self.personal.root))
         self.teach.label_requested.connect(self.label_drawing)
         self.teach.delete_requested.connect(self._on_teach_delete_requested)
         self.teach.drawing_opened.connect(self._on_teach_drawing_opened)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnistdesk.gui.model_loader import plain
 from mnistdesk.live import format_eta
 from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, FineTuneConfig
 from mnistdesk.personal import PersonalDrawing
@@ -130,13 +131,17 @@ class TeachPanel(QWidget):
         self.gallery.clear()
         for entry, image in zip(entries, inputs):
             item = QListWidgetItem(_icon(image), str(entry.label))
-            item.setToolTip(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}")
+            item.setToolTip(plain(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}"))  # a file name: plain text
             self.gallery.addItem(item)
         per_digit = np.bincount([entry.label for entry in entries], minlength=10)
         per_digit_text = " · ".join(f"{digit}s: {count}" for digit, count in enumerate(per_digit) if count)
         self.counts.setText(f"{drawings_count(len(entries))} — {per_digit_text}" if entries else "No labelled drawings yet.")
         self.delete_button.setEnabled(bool(entries))
         self.fine_tune_button.setEnabled(not self.busy and len(entries) >= FINE_TUNE_MIN_DRAWINGS)
+
+    def set_folder(self, folder: str) -> None:
+        """Where the drawings are kept, in the counts' tooltip (plain text: a user's path)."""
+        self.counts.setToolTip(plain(f"Kept in {folder}\n(drawings/<digit>/ as drawn, inputs/<digit>/ as the model sees them)"))
 
     def set_busy(self, busy: bool) -> None:
         """While a run trains (fine-tuning or not), fine-tuning waits; labelling goes on."""
