@@ -122,13 +122,17 @@ class PersonalDrawings:
         entries, images, labels, problems = [], [], [], []
         for entry in self.entries():
             try:
-                images.append(_read_input(entry.model_input))
+                images.append(self.read_input(entry))
             except ImageFileError as error:
                 problems.append(str(error))
                 continue
             entries.append(entry)
             labels.append(entry.label)
         return entries, _labelled(images, labels, problems)
+
+    def read_input(self, entry: PersonalDrawing) -> np.ndarray:
+        """A stored drawing's 28×28 model input (uint8), checked as any file is."""
+        return _read_input(entry.model_input)
 
     def _entry(self, label: int, name: str) -> PersonalDrawing:
         return PersonalDrawing(label, name, self.root / DRAWINGS_DIR / str(label) / f"{name}.png", self.root / INPUTS_DIR / str(label) / f"{name}.png")
@@ -162,7 +166,7 @@ def _read_labelled(path: Path, mode: str) -> tuple[np.ndarray, np.ndarray]:
     image = preprocess(ink, mode)
     if image is None:
         raise ImageFileError(f"{path}: no ink found (a blank image)")
-    return ink, np.round(image * 255).astype(np.uint8)
+    return ink, _as_uint8(image)
 
 
 def _is_folder(path: Path) -> bool:

@@ -94,3 +94,32 @@ def tiny_npz(tmp_path, tiny):
     path = tmp_path / "tiny.npz"
     np.savez_compressed(path, x_train=tiny.x_train, y_train=tiny.y_train, x_test=tiny.x_test, y_test=tiny.y_test)
     return path
+
+
+@pytest.fixture
+def quick_training_window(qtbot, tmp_path, tiny_npz, monkeypatch):
+    """The main window, its Train panel set for a quick run (:func:`train_tiny_dense`); closing
+    it discards a trained model without asking."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnistdesk.gui.app import configure_pyqtgraph
+    from mnistdesk.gui.main_window import MainWindow
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
+    configure_pyqtgraph()
+    window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), preload_tensorflow=False)
+    qtbot.addWidget(window)
+    window.show()
+    train_tiny_dense(window.training.panel, tiny_npz)
+    yield window
+    window.training.shutdown()
+
+
+def train_tiny_dense(panel, npz) -> None:
+    """The Train panel set for a quick run: dense, 2 epochs of batches of 32 on ``npz``."""
+    panel.dataset.insertItem(0, str(npz), str(npz))
+    panel.dataset.setCurrentIndex(0)
+    panel.architecture.setCurrentIndex(panel.architecture.findData("dense"))
+    panel.batch_size.setValue(32)
+    panel.epochs.setValue(2)

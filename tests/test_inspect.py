@@ -14,6 +14,7 @@ from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.main_window import MainWindow
 from mnistdesk.inspection import SplitScore, Transform, per_class_accuracy, row_normalised, transformed
 from mnistdesk.session import Session, Snapshots, bundled_test_split
+from conftest import train_tiny_dense
 
 TIMEOUT_MS = 60_000
 
@@ -134,12 +135,7 @@ def test_snapshots_stay_within_their_budget_keeping_the_first_and_newest():
 
 
 def test_training_fills_the_matrix_and_the_history(window, qtbot, tiny_npz, sample):
-    panel = window.training.panel
-    panel.dataset.insertItem(0, str(tiny_npz), str(tiny_npz))
-    panel.dataset.setCurrentIndex(0)
-    panel.architecture.setCurrentIndex(panel.architecture.findData("dense"))
-    panel.batch_size.setValue(32)
-    panel.epochs.setValue(2)
+    train_tiny_dense(window.training.panel, tiny_npz)
     window._show_dock(window.docks["history"])
     window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
     with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):

@@ -11,14 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
 
 from mnistdesk import paths
 from mnistdesk.engine import Engine, LayerSpec, load_predictor
 from mnistdesk.epochs import FOLDER_PREFIX, MEMORY_BUDGET_BYTES, EpochStore, epoch_metadata
-from mnistdesk.gui.app import configure_pyqtgraph
-from mnistdesk.gui.main_window import MainWindow
 from mnistdesk.models import load_model, read_metadata
 from mnistdesk.session import Session
 
@@ -191,20 +188,8 @@ def test_scrubbing_replays_verdict_matrix_and_kernel_while_live_updates_wait(sam
 
 # -- the window ---------------------------------------------------------------------------------
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_npz, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
-    configure_pyqtgraph()
-    window = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), preload_tensorflow=False)
-    qtbot.addWidget(window)
-    window.show()
-    panel = window.training.panel
-    panel.dataset.insertItem(0, str(tiny_npz), str(tiny_npz))
-    panel.dataset.setCurrentIndex(0)
-    panel.architecture.setCurrentIndex(panel.architecture.findData("dense"))
-    panel.batch_size.setValue(32)
-    panel.epochs.setValue(2)
-    yield window
-    window.training.shutdown()
+def window(quick_training_window):
+    return quick_training_window
 
 
 @pytest.fixture

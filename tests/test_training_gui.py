@@ -10,11 +10,10 @@ import weakref
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QThread
+from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QMessageBox
 
 from mnistdesk.gui.app import configure_pyqtgraph
-from mnistdesk.gui.main_window import MainWindow
 from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
 from mnistdesk.models import TrainConfig, read_metadata
 
@@ -178,21 +177,8 @@ def test_an_exception_in_training_is_reported_not_raised(run_worker, qtbot, tiny
 
 # -- the whole window -------------------------------------------------------------------------
 @pytest.fixture
-def window(qtbot, tmp_path, tiny_npz, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
-    configure_pyqtgraph()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, preload_tensorflow=False)
-    qtbot.addWidget(window)
-    window.show()
-    panel = window.training.panel
-    panel.dataset.insertItem(0, str(tiny_npz), str(tiny_npz))
-    panel.dataset.setCurrentIndex(0)
-    panel.architecture.setCurrentIndex(panel.architecture.findData("dense"))
-    panel.batch_size.setValue(32)
-    panel.epochs.setValue(2)
-    yield window
-    window.training.shutdown()
+def window(quick_training_window):
+    return quick_training_window
 
 
 def test_train_button_trains_and_the_drawing_is_rescored_live(window, qtbot, sample):

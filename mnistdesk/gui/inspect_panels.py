@@ -172,7 +172,7 @@ class GalleryPanel(QWidget):
         self.caption.setText(f"{digits} {names[true]} {what}, with the model's confidence ({score.split}{more}). Click one to open it.")
         for index in shown:
             confidence = score.probabilities[index, predicted]
-            item = QListWidgetItem(_thumbnail(score.images[index]), f"{confidence:.0%}")
+            item = QListWidgetItem(digit_icon(score.images[index]), f"{confidence:.0%}")
             item.setData(Qt.ItemDataRole.UserRole, int(index))
             item.setToolTip(f"true {names[true]}, predicted {names[predicted]} with {confidence:.1%}")
             self.list.addItem(item)
@@ -181,11 +181,11 @@ class GalleryPanel(QWidget):
         self.example_clicked.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
 
-def _thumbnail(image: np.ndarray) -> QIcon:
-    """A uint8 digit, white on black like the Model's eye, scaled up without blur."""
+def digit_icon(image: np.ndarray, size: int = THUMBNAIL_PX) -> QIcon:
+    """A uint8 digit, white on black like the Model's eye, scaled up to ``size`` without blur."""
     pixels = np.ascontiguousarray(image, np.uint8)
     qimage = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.shape[1], QImage.Format.Format_Grayscale8).copy()
-    return QIcon(QPixmap.fromImage(qimage.scaled(THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)))
+    return QIcon(QPixmap.fromImage(qimage.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)))
 
 
 class MistakesPanel(QSplitter):

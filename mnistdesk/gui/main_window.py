@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         self.training.run_started.connect(self._on_training_run_started)
         self.training.model_trained.connect(self._on_training_model_trained)
         self.training.running_changed.connect(self._on_training_running_changed)
-        self.training.message.connect(self._on_training_message)
+        self.training.message.connect(self._show_message)
         self.training.may_replace_model = self._may_replace_model
         self.training.splits_ready.connect(self.session.set_splits)
         self.training.validation_scored.connect(self.session.set_validation)
@@ -511,7 +511,8 @@ class MainWindow(QMainWindow):
         for action in self.model_actions:
             action.setEnabled(not running)
 
-    def _on_training_message(self, text: str) -> None:
+    def _show_message(self, text: str) -> None:
+        """What training or the test scoring says, on the status line for a while."""
         self.statusBar().showMessage(text, 5000)
 
     # -- drawing -------------------------------------------------------------------------------
@@ -615,7 +616,7 @@ class MainWindow(QMainWindow):
         self.mistakes.gallery.example_clicked.connect(self.session.choose_example)
         self.docks["mistakes"].visibilityChanged.connect(self.test_scorer.set_active)
         self.test_scorer.scored.connect(self.session.set_score)
-        self.test_scorer.failed.connect(self._on_test_scorer_failed)
+        self.test_scorer.failed.connect(self._show_message)
         self.training.run_starting.connect(self.test_scorer.pause)  # the run needs the CPU; its validation takes over the matrix
 
     # -- teach it your handwriting -------------------------------------------------------------
@@ -643,23 +644,25 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Draw a digit first, then press its key (0-9) to keep it", 4000)
             return False
         try:
-            self.personal.add(digit, self.canvas.ink(), self.session.drawing)
+            entry = self.personal.add(digit, self.canvas.ink(), self.session.drawing)
+            self.teach.add_drawing(entry, self.personal.read_input(entry))
         except OSError as error:
             QMessageBox.warning(self, "Cannot keep the drawing", plain(f"Could not write to {self.personal.root}: {error.strerror or error}"))
             return False
-        count = self._refresh_teach()
+        except ImageFileError as error:  # written, but it does not read back
+            QMessageBox.warning(self, "Cannot keep the drawing", plain(str(error)))
+            return False
         self.canvas.clear()
-        self.statusBar().showMessage(f"Kept as a {digit} ({drawings_count(count)} in all) — draw the next; Ctrl+Z brings it back", 5000)
+        self.statusBar().showMessage(f"Kept as a {digit} ({drawings_count(len(self.teach.entries))} in all) — draw the next; Ctrl+Z brings it back", 5000)
         return True
 
-    def _refresh_teach(self) -> int:
+    def _refresh_teach(self) -> None:
         """The Teach panel shows the stored drawings; one that cannot be read is named, and left out."""
         entries, drawings = self.personal.read()
         self.teach.show_drawings(entries, drawings.images)
         if drawings.problems:
             more = f" (and {len(drawings.problems) - 1} more)" if len(drawings.problems) > 1 else ""
             self.statusBar().showMessage(f"Left out of your drawings: {drawings.problems[0]}{more}", 10000)
-        return len(entries)
 
     def _on_teach_delete_requested(self, entries: list[PersonalDrawing]) -> None:
         choice = QMessageBox.question(self, "Delete drawings", f"Delete {len(entries)} of your labelled drawings? This cannot be undone.")
@@ -715,9 +718,6 @@ class MainWindow(QMainWindow):
             return
         if self.training.fine_tune(drawings, epochs):
             self.teach.show_result(f"Fine-tuning on {len(entries)} drawings (a fifth held out to score it)…")
-
-    def _on_test_scorer_failed(self, text: str) -> None:
-        self.statusBar().showMessage(text, 5000)
 
     def _on_session_example_chosen(self, image: np.ndarray) -> None:
         """A digit from the gallery goes into the canvas as an opened image would (undoable)."""

@@ -6,11 +6,12 @@ the fine-tuning; this panel shows them and says what the user asked for.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mnistdesk.gui.inspect_panels import digit_icon
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.live import format_eta
 from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, FineTuneConfig
@@ -126,18 +128,30 @@ class TeachPanel(QWidget):
         self.show_drawings([], [])
 
     def show_drawings(self, entries: Sequence[PersonalDrawing], inputs: Sequence[np.ndarray]) -> None:
-        """The stored drawings and their 28×28 inputs (uint8), newest last."""
+        """The stored drawings and their 28×28 inputs (uint8), by digit, oldest first."""
         self.entries = list(entries)
         self.gallery.clear()
         for entry, image in zip(entries, inputs):
-            item = QListWidgetItem(_icon(image), str(entry.label))
-            item.setToolTip(plain(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}"))  # a file name: plain text
-            self.gallery.addItem(item)
+            self.gallery.addItem(_item(entry, image))
+        self._show_counts()
+
+    def add_drawing(self, entry: PersonalDrawing, image: np.ndarray) -> None:
+        """One drawing just kept, in its place among the others (the rest are not read again)."""
+        index = bisect.bisect([(kept.label, kept.name) for kept in self.entries], (entry.label, entry.name))
+        self.entries.insert(index, entry)
+        self.gallery.insertItem(index, _item(entry, image))
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        entries = self.entries
         per_digit = np.bincount([entry.label for entry in entries], minlength=10)
         per_digit_text = " · ".join(f"{digit}s: {count}" for digit, count in enumerate(per_digit) if count)
         self.counts.setText(f"{drawings_count(len(entries))} — {per_digit_text}" if entries else "No labelled drawings yet.")
         self.delete_button.setEnabled(bool(entries))
-        self.fine_tune_button.setEnabled(not self.busy and len(entries) >= FINE_TUNE_MIN_DRAWINGS)
+        self._enable_fine_tune()
+
+    def _enable_fine_tune(self) -> None:
+        self.fine_tune_button.setEnabled(not self.busy and len(self.entries) >= FINE_TUNE_MIN_DRAWINGS)
 
     def set_folder(self, folder: str) -> None:
         """Where the drawings are kept, in the counts' tooltip (plain text: a user's path)."""
@@ -146,7 +160,7 @@ class TeachPanel(QWidget):
     def set_busy(self, busy: bool) -> None:
         """While a run trains (fine-tuning or not), fine-tuning waits; labelling goes on."""
         self.busy = busy
-        self.fine_tune_button.setEnabled(not busy and len(self.entries) >= FINE_TUNE_MIN_DRAWINGS)
+        self._enable_fine_tune()
         self.progress.setVisible(busy)
         self.progress.setValue(0)
         if not busy and self.showing_progress:  # a run that was not a fine-tuning: nothing to report here
@@ -176,7 +190,7 @@ def drawings_count(count: int) -> str:
     return f"{count} drawing" + ("" if count == 1 else "s")
 
 
-def _icon(image: np.ndarray) -> QIcon:
-    pixels = np.ascontiguousarray(image, np.uint8)
-    picture = QImage(pixels.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
-    return QIcon(QPixmap.fromImage(picture).scaled(THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation))
+def _item(entry: PersonalDrawing, image: np.ndarray) -> QListWidgetItem:
+    item = QListWidgetItem(digit_icon(image, THUMBNAIL_PX), str(entry.label))
+    item.setToolTip(plain(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}"))  # a file name: plain text
+    return item

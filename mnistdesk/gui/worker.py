@@ -150,7 +150,7 @@ class TrainingWorker(QObject):
             return
         self.status.emit("Loading TensorFlow…")
         import_training()
-        from mnistdesk.training import LiveCallback, RunAbandoned, TensorBoardLogger, continued_history, describe, fit, split_validation, training_batches
+        from mnistdesk.training import RunAbandoned, TensorBoardLogger, continued_history, describe, fit, split_validation, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
             self.stopped.emit({})
@@ -164,16 +164,8 @@ class TrainingWorker(QObject):
         if self.fine_tuning is not None:
             self._fine_tune(model, dataset, initial_epoch)
             return
-        live = LiveCallback(
-            self.control,
-            steps=len(training_batches(dataset, self.config)),
-            epochs=initial_epoch + self.config.epochs,
-            samples=len(training_batches(dataset, self.config).indices),
-            on_batch=self.batch_done.emit,
-            on_epoch=self.epoch_done.emit,
-            on_weights=self.weights_changed.emit,
-            weights_interval=0.2,
-        )
+        batches = training_batches(dataset, self.config)
+        live = self._live_callback(len(batches), initial_epoch + self.config.epochs, len(batches.indices))
         callbacks = [live] + ([TensorBoardLogger(self.log_dir)] if self.log_dir else [])
         self.status.emit("Training…")
         try:
@@ -199,19 +191,10 @@ class TrainingWorker(QObject):
         """Fine-tune with the same live display as a run; its held-out drawings are the curves'
         validation points. Emits ``finished``/``stopped`` with the fine-tuned model's metadata."""
         from mnistdesk.finetune import EPOCH_DIGITS, epoch_steps, fine_tune, fine_tuned_metadata
-        from mnistdesk.training import LiveCallback, RunAbandoned
+        from mnistdesk.training import RunAbandoned
 
         tuning = self.fine_tuning
-        live = LiveCallback(
-            self.control,
-            steps=epoch_steps(tuning.config),
-            epochs=initial_epoch + tuning.config.epochs,
-            samples=EPOCH_DIGITS,
-            on_batch=self.batch_done.emit,
-            on_epoch=self.epoch_done.emit,
-            on_weights=self.weights_changed.emit,
-            weights_interval=0.2,
-        )
+        live = self._live_callback(epoch_steps(tuning.config), initial_epoch + tuning.config.epochs, EPOCH_DIGITS)
         self.status.emit("Scoring your drawings before fine-tuning…")
         try:
             result = fine_tune(model, dataset, tuning.drawings, tuning.config, [live], initial_epoch=initial_epoch)
@@ -222,6 +205,21 @@ class TrainingWorker(QObject):
         self.metadata = fine_tuned_metadata(tuning.metadata, dataset, result)
         self.metadata["train_seconds"] = round(live.clock.elapsed(), 1)
         (self.stopped if self.control.stop_requested else self.finished).emit(self.metadata)
+
+    def _live_callback(self, steps: int, epochs: int, samples: int) -> Any:
+        """The Keras callback that turns a run's progress, epochs and weights into this worker's signals."""
+        from mnistdesk.training import LiveCallback
+
+        return LiveCallback(
+            self.control,
+            steps=steps,
+            epochs=epochs,
+            samples=samples,
+            on_batch=self.batch_done.emit,
+            on_epoch=self.epoch_done.emit,
+            on_weights=self.weights_changed.emit,
+            weights_interval=0.2,
+        )
 
     def _starting_model(self) -> Any:
         """A fresh model, or the one to continue: it keeps its optimizer's state (at the run's
