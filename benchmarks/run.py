@@ -138,7 +138,8 @@ def bench_training(rounds: int, epochs: int) -> dict:
     """Plain ``model.fit`` vs. training through the app, in fresh processes, interleaved.
 
     The dense model (the one most sensitive to per-batch overhead) on 60,000 MNIST-shaped
-    digits (the sample's training digits repeated 15 times), batch 128.
+    digits (the sample's training digits repeated 15 times), batch 128. The app's runs also
+    give how much of a core the window's thread used while training (``gui_thread_cpu_share``).
     """
     folder = tempfile.mkdtemp(prefix="mnistdesk-bench-")
     runs, ratios = paired_fit_runs(folder, mnist_shaped_npz(folder, 15), rounds, "--epochs", str(epochs))
@@ -148,6 +149,7 @@ def bench_training(rounds: int, epochs: int) -> dict:
         "fit_app_over_plain_ratio_p50": round(statistics.median(ratios), 3),
         "fit_app_over_plain_ratios": [round(r, 3) for r in ratios],
         "ui_stall_ms_p99": round(statistics.median(r["ui_stall_ms_p99"] for r in runs["app"]), 1),
+        "gui_thread_cpu_share_p50": round(statistics.median(r["gui_cpu_share"] for r in runs["app"]), 3),
         "ui_stall_ms_max": round(max(r["ui_stall_ms_max"] for r in runs["app"]), 1),
         "train_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["app"])),
         "plain_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["plain"])),

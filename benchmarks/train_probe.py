@@ -121,10 +121,14 @@ def app(npz: str, config) -> dict:
     last_tick = [0.0]
     epochs_seen = []
 
+    gui_cpu: dict[str, float] = {}  # the GUI thread's CPU seconds at the run's first and last tick
+
     def on_tick() -> None:
         now = time.perf_counter()
         if "start" in marks and "end" not in marks:
             lateness.append(max(0.0, (now - last_tick[0]) * 1000 - TICK_MS))
+            gui_cpu.setdefault("first", time.thread_time())
+            gui_cpu["last"] = time.thread_time()
         last_tick[0] = now
 
     def on_model_ready(_engine) -> None:
@@ -160,6 +164,7 @@ def app(npz: str, config) -> dict:
         "ui_stall_ms_p99": float(np.percentile(lateness, 99)),
         "ui_stall_ms_max": float(np.max(lateness)),
         "ticks": len(lateness),
+        "gui_cpu_share": (gui_cpu["last"] - gui_cpu["first"]) / seconds,
     }
 
 

@@ -34,6 +34,12 @@ DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
 #: How the learning rate moves during a run: held, or falling along a half cosine towards 0.
 LR_SCHEDULES = ("constant", "cosine")
 DEFAULT_VALIDATION_FRACTION = 0.1
+#: Batches per compiled call (Keras's ``steps_per_execution``). A dense step is ~5 ms of
+#: arithmetic here, and Keras's Python around each call must also wait for Python's lock while
+#: the window paints: eight a call trained dense ~10% faster with plain ``fit`` and ~50% faster
+#: through the window. A convolutional step (25 ms and up) gains nothing. Callbacks (progress,
+#: Pause, Stop) then act every eight batches, ~40 ms.
+STEPS_PER_EXECUTION = {"dense": 8}
 PREPROCESSING_VERSION = "mnist-com-v1"
 METADATA_MEMBER = "mnistdesk.json"
 CONFIG_MEMBER = "config.json"
@@ -131,11 +137,11 @@ def build_model(architecture: str = "lean", optimizer: str | None = None, learni
         ],
     }
     model = keras.Sequential([keras.Input((28, 28, 1)), *stacks[architecture]], name=architecture)
-    compile_model(model, optimizer or DEFAULT_OPTIMIZER[architecture], learning_rate)
+    compile_model(model, optimizer or DEFAULT_OPTIMIZER[architecture], learning_rate, STEPS_PER_EXECUTION.get(architecture, 1))
     return model
 
 
-def compile_model(model: Any, optimizer: str, learning_rate: float | None = None) -> None:
+def compile_model(model: Any, optimizer: str, learning_rate: float | None = None, steps_per_execution: int = 1) -> None:
     """(Re)compile with a fresh optimizer; sparse labels, accuracy metric."""
     import keras
 
@@ -147,7 +153,7 @@ def compile_model(model: Any, optimizer: str, learning_rate: float | None = None
         "rmsprop": lambda: keras.optimizers.RMSprop(rate),
         "sgd": lambda: keras.optimizers.SGD(rate, momentum=0.9),
     }[optimizer]()
-    model.compile(optimizer=instance, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=instance, loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=steps_per_execution)
 
 
 def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:

@@ -19,7 +19,7 @@ from mnistdesk.augment import augment_batch
 from mnistdesk.data import Dataset, normalize
 from mnistdesk.engine import Engine
 from mnistdesk.evaluation import evaluate, score
-from mnistdesk.live import RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
+from mnistdesk.live import BATCH_READING_S, RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
 from mnistdesk.models import TrainConfig, build_model, save_model
 
 VALIDATION_SEED = 0
@@ -205,14 +205,15 @@ class LiveCallback(keras.callbacks.Callback):
     ``on_train_batch_end`` makes Keras convert every batch's logs (a device sync), which cost
     the dense model ~40% of its speed here. Between two batches it applies a learning-rate
     change, pauses, stops, and — throttled by time — reads the running metrics (``on_batch``,
-    ~25 Hz) and copies every layer's weights (``on_weights``, up to ~10 Hz, less for big
-    models: see ``SNAPSHOT_SPACING``); ``on_epoch`` gets each
-    epoch's metrics with validation, right after the epoch's end weights went to ``on_weights``
-    (``weights_sent``: False if they were not finite, so not sent). A non-finite loss stops the
-    run and puts the last good weights back, leaving ``nan_message`` set.
+    every ``batch_interval``) and copies every layer's weights (``on_weights``, every
+    ``weights_interval``, less often for big models: see ``SNAPSHOT_SPACING``); ``on_epoch``
+    gets each epoch's metrics with validation, right after the epoch's end weights went to
+    ``on_weights`` (``weights_sent``: False if they were not finite, so not sent). A non-finite
+    loss stops the run and puts the last good weights back, leaving ``nan_message`` set. A model
+    that runs several batches a compiled call (``steps_per_execution``) is seen between calls.
     """
 
-    def __init__(self, control: TrainingControl, steps: int, epochs: int, samples: int, on_batch: Callable[[dict], None], on_epoch: Callable[[dict], None], on_weights: Callable[[list], None], batch_interval: float = 1 / 25, weights_interval: float = 0.1):
+    def __init__(self, control: TrainingControl, steps: int, epochs: int, samples: int, on_batch: Callable[[dict], None], on_epoch: Callable[[dict], None], on_weights: Callable[[list], None], batch_interval: float = BATCH_READING_S, weights_interval: float = 0.1):
         super().__init__()
         self.control, self.steps, self.epochs, self.samples = control, steps, epochs, samples
         self.on_batch, self.on_epoch, self.on_weights = on_batch, on_epoch, on_weights

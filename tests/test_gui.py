@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
@@ -15,7 +16,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistdesk import paths
 from mnistdesk.gui.app import configure_pyqtgraph
+from mnistdesk.gui.inspect_panels import HistoryPanel
 from mnistdesk.gui.main_window import MainWindow
+from mnistdesk.gui.panels import SoftmaxPanel
+from mnistdesk.gui.training_panels import CurvesPanel
 
 SEVEN = [(0.2, 0.2), (0.5, 0.2), (0.8, 0.2), (0.65, 0.5), (0.5, 0.8)]
 ONE = [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)]
@@ -259,6 +263,70 @@ def test_curves_follow_the_data_after_a_spike_and_smooth_without_lag(window):
     curves.set_log_loss(True)
     low, high = curves.plots["loss"].viewRange()[1]
     assert high < 0.1 and low < np.log10(0.35)
+    drawn = curves.smooth["loss"].getData()[1]
+    assert low < drawn[-1] < high, "the loss curve is drawn in the log axis's units"
+    assert drawn[-1] == pytest.approx(np.log10(curves.buffers["loss"].smoothed()[-1]))
+    curves.add_epoch({"epoch": 2, "progress": 2.0, "val_loss": 0.05, "val_accuracy": 0.9})
+    low, high = curves.plots["loss"].viewRange()[1]
+    assert low < np.log10(0.05) < high, "a validation dot below the training curve stays in sight"
+    labels = {label for level in curves.plots["loss"].getAxis("left")._tickLevels for _, label in level}
+    assert labels == {"0.05", "0.1", "0.2", "0.5"}, "1, 2 and 5 of each decade: not every multiple, crowded"
+
+
+def test_live_updates_do_not_redraw_the_axes(qtbot, monkeypatch):
+    """While a model trains, the curves, the history and the bars redraw several times a second;
+    their axes (tick labels, grid: ~1 ms each) are drawn again only when a range changes, so
+    the window takes less time from training."""
+    configure_pyqtgraph()
+    axis_draws, curve_draws = [], []
+    for item, draws in ((pg.AxisItem, axis_draws), (pg.PlotCurveItem, curve_draws)):
+        monkeypatch.setattr(item, "paint", lambda self, *args, paint=item.paint, draws=draws: (draws.append(self), paint(self, *args)))
+    curves, history, bars = CurvesPanel(), HistoryPanel(), SoftmaxPanel()
+    for panel in (curves, history, bars):
+        qtbot.addWidget(panel)
+        panel.resize(500, 300)
+        panel.show()
+    rng = np.random.default_rng(0)
+    curves.reset(2)
+
+    def update(readings: range) -> None:
+        for index in readings:
+            curves.add_batch({"progress": index / 100, "loss": 0.5 - index / 1000, "accuracy": 0.8})
+        curves.flush()
+        x = np.arange(readings.stop) / 100
+        history.show_history(x, rng.dirichlet(np.ones(10), len(x)))
+        bars.show_probabilities(rng.dirichlet(np.ones(10)))
+        qtbot.wait(100)  # the panels repaint
+
+    update(range(0, 50))
+    assert axis_draws, "the first paint draws the axes"
+
+    def settled() -> bool:  # the windows are shown and laid out: nothing left to paint
+        drawn = len(axis_draws)
+        qtbot.wait(150)
+        return len(axis_draws) == drawn
+
+    qtbot.waitUntil(settled, timeout=5000)
+    axis_draws.clear()
+    curve_draws.clear()
+    update(range(50, 60))  # later in the same epoch
+    assert curve_draws, "the new data was drawn"
+    assert not axis_draws
+
+
+def test_validation_dots_of_a_long_history_stay_apart(window):
+    """At 7 px, the shipped model's 60 epochs of validation dots drew one solid bar."""
+    curves = window.training.curves
+
+    def history(epochs: int) -> dict:
+        falling = list(np.linspace(1.0, 0.1, epochs))
+        return {"loss": falling, "accuracy": [0.9] * epochs, "val_loss": falling, "val_accuracy": [0.95] * epochs}
+
+    curves.show_history(history(60))
+    for key, marker in curves.markers.items():
+        assert marker.opts["symbolSize"] < curves.plots[key].getViewBox().width() / 60
+    curves.show_history(history(3))
+    assert curves.markers["loss"].opts["symbolSize"] == 7, "a few epochs keep big, easy dots"
 
 
 def test_curve_legend_sits_outside_the_plots(window):
@@ -351,9 +419,11 @@ def test_model_and_image_dialogs_remember_their_own_folders(window, tmp_path, mo
 
 
 def test_first_start_fits_the_screen(qtbot, tmp_path):
-    """No saved geometry on a small screen: the window opens no larger than the screen allows."""
+    """No saved geometry on a small screen: the window opens no larger than the screen allows,
+    with room for the window manager's title bar (on a 1024×640 laptop it pushed the status
+    bar below the screen's edge)."""
     window = MainWindow(settings=QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat), preload_tensorflow=False)
     qtbot.addWidget(window)
     available = window.screen().availableGeometry()
-    assert window.width() <= max(available.width(), window.minimumSizeHint().width())
-    assert window.height() <= max(available.height(), window.minimumSizeHint().height())
+    assert window.width() <= max(available.width() - 8, window.minimumSizeHint().width())
+    assert window.height() <= max(available.height() - 30, window.minimumSizeHint().height()), "no room for a title bar"

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
+from mnistdesk.live import LIVE_REFRESH_S
 from mnistdesk.models import TrainConfig, read_metadata
 
 TIMEOUT_MS = 60_000
@@ -195,8 +196,8 @@ def test_train_button_trains_and_the_drawing_is_rescored_live(window, qtbot, sam
     assert window.training.panel.train_button.isEnabled()
 
 
-def test_progress_follows_a_run_five_times_a_second_not_every_batch_reading(window, qtbot):
-    """A progress bar repaints itself at once on each change: 25 a second was taken from training."""
+def test_progress_follows_a_run_about_three_times_a_second_not_every_batch_reading(window, qtbot):
+    """A progress bar repaints itself at once on each change: with every batch reading it was taken from training."""
     window.training.panel.batch_size.setValue(8)
     window.training.panel.epochs.setValue(4)
     shown, readings = [], []
@@ -205,7 +206,26 @@ def test_progress_follows_a_run_five_times_a_second_not_every_batch_reading(wind
     window.training.worker.batch_done.connect(readings.append)
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert len(shown) >= 2 and len(readings) > len(shown)
-    assert min(later - earlier for earlier, later in zip(shown, shown[1:])) >= 0.19
+    assert min(later - earlier for earlier, later in zip(shown, shown[1:])) >= LIVE_REFRESH_S - 0.01
+
+
+def test_live_panels_follow_a_run_about_three_times_a_second(window, qtbot, monkeypatch):
+    """Each refresh of the bars, activations, history, weights and curves is taken from training:
+    they follow a run every LIVE_REFRESH_S (plus each epoch's end), not five or seven times a second."""
+    epochs = 12
+    window.training.panel.batch_size.setValue(8)
+    window.training.panel.epochs.setValue(epochs)
+    snapshots, redraws = [], []
+    curve = window.training.curves.raw["loss"]
+    set_data = curve.setData
+    monkeypatch.setattr(curve, "setData", lambda *args: (redraws.append(time.perf_counter()), set_data(*args)))
+    window.training.predictor_changed.connect(lambda *args: snapshots.append(time.perf_counter()))
+    window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    for times in (snapshots, redraws):
+        seconds = times[-1] - times[0]
+        assert seconds > 2, "the run was too short to tell"
+        assert len(times) <= seconds / LIVE_REFRESH_S + epochs + 2  # + each epoch's end, the run's start and end
 
 
 def test_pressing_train_twice_starts_one_run(window, qtbot):

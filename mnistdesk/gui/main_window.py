@@ -46,6 +46,9 @@ from mnistdesk.session import SALIENCY_METHODS, Explanation, Session, bundled_te
 from mnistdesk.settings import bool_setting, choice_setting, int_setting, text_list_setting, text_setting
 from mnistdesk.untrusted import file_problem
 
+#: The window manager's title bar and borders, outside the size a window is given: without
+#: this room a first start on a 1024×640 screen put the status bar below the screen's edge.
+WINDOW_FRAME_ALLOWANCE = QSize(8, 40)
 PREDICTION_INTERVAL_MS = 16  # at most ~60 predictions a second while drawing
 #: The background TensorFlow import holds the GIL in bursts (up to ~250 ms here), so it waits
 #: until the user has not drawn for this long: strokes never stutter while it loads.
@@ -480,7 +483,7 @@ class MainWindow(QMainWindow):
 
     # -- training ------------------------------------------------------------------------------
     def _on_training_predictor_changed(self, engine: Engine, trained_epochs: float) -> None:
-        """A new weight snapshot (at most ~10 a second): re-score the drawing with it."""
+        """A new weight snapshot (about three a second): re-score the drawing with it."""
         self.session.set_predictor(engine, at_epoch=trained_epochs)
 
     def _on_training_run_started(self, info: dict) -> None:
@@ -601,7 +604,7 @@ class MainWindow(QMainWindow):
         events.scored.connect(self.softmax.show_probabilities)
         events.scored.connect(self.prediction_made.emit)
         # The sweep follows the drawing and the sliders (and a model put to use), not each
-        # training snapshot: 25 inputs scored 5 times a second would tax a training run.
+        # training snapshot: 25 inputs scored at every snapshot would tax a training run.
         events.input_changed.connect(self.robustness.request_refresh)
         events.activations_changed.connect(self.activations.show_activations)
         events.history_changed.connect(self.history.show_history)
@@ -849,7 +852,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         else:  # first start: a roomy window, but never larger than the screen (a 1024×640 laptop)
-            screen = self.screen().availableGeometry().size()
+            screen = self.screen().availableGeometry().size() - WINDOW_FRAME_ALLOWANCE
             self.resize(QSize(1280, 800).boundedTo(screen).expandedTo(self.minimumSizeHint()))
         state = self.settings.value("window/state")
         # Without a saved layout, size the docks when the window is shown at its final size.

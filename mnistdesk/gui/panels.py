@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QActionGroup, QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSlider, QVBoxLayout, QWidget, QWidgetAction
 
 from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, LOWERS, RAISES
+from mnistdesk.gui.plotting import cache_axes
 from mnistdesk.session import Explanation
 
 BAR_COLOUR = (110, 140, 190)
@@ -71,6 +72,7 @@ class SoftmaxPanel(QWidget):
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
+        cache_axes(self.plot)
         self.plot.setYRange(0, 1.15, padding=0)
         self.plot.setXRange(-0.6, 9.6, padding=0)
         self.plot.getAxis("left").setTicks([[(v, f"{v:.0%}") for v in (0, 0.25, 0.5, 0.75, 1.0)]])

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from mnistdesk.data import dataset_of_model
 from mnistdesk.engine import Engine
-from mnistdesk.live import Throttle
+from mnistdesk.live import LIVE_REFRESH_S, Throttle
 from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
 from mnistdesk.personal import LabelledImages
 from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
@@ -24,10 +24,7 @@ from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
 from mnistdesk.gui.worker import DATASET_UNAVAILABLE, FineTuning, TrainingWorker, wait_for_thread_exit
 
-#: The progress bars and texts follow a run 5 times a second, not with each batch reading (25):
-#: a progress bar repaints itself at once on every change (0.7 ms each here), taken from training.
-PROGRESS_INTERVAL_S = 0.2
-SHUTDOWN_WAIT_MS = 10_000  # a run stops within one batch; TensorFlow's import cannot be interrupted
+SHUTDOWN_WAIT_MS = 10_000  # a run stops within one compiled call; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
 
 
@@ -89,7 +86,8 @@ class TrainingController(QObject):
         self.worker: TrainingWorker | None = None
         self.engine: Engine | None = None
         self.latest_batch: dict | None = None  # the newest progress, shown or not
-        self.progress_throttle = Throttle(PROGRESS_INTERVAL_S)
+        # A progress bar repaints itself at once on every change: not with each batch reading.
+        self.progress_throttle = Throttle(LIVE_REFRESH_S)
         self.trained_epochs = 0.0  # epochs trained so far in the run, as of the latest report
         self.engine_is_newest = False  # the engine holds the newest weights the worker sent
         self.last_validation: tuple[int, Any] | None = None  # epoch, probabilities

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from mnistdesk.data import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.engine import Engine
-from mnistdesk.live import Throttle, TrainingControl
+from mnistdesk.live import LIVE_REFRESH_S, Throttle, TrainingControl
 from mnistdesk.models import FineTuneConfig, ModelFileError
 from mnistdesk.personal import LabelledImages
 
@@ -218,7 +218,7 @@ class TrainingWorker(QObject):
             on_batch=self.batch_done.emit,
             on_epoch=self.epoch_done.emit,
             on_weights=self.weights_changed.emit,
-            weights_interval=0.2,
+            weights_interval=LIVE_REFRESH_S,
         )
 
     def _starting_model(self) -> Any:
@@ -234,7 +234,7 @@ class TrainingWorker(QObject):
         model = load_model(self.start_from) if isinstance(self.start_from, (str, os.PathLike)) else self.start_from
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None or optimizer.name.lower() != self.config.resolved_optimizer():
-            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate)
+            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate, model.steps_per_execution)
         elif self.config.learning_rate is not None:
             model.optimizer.learning_rate.assign(self.config.learning_rate)
         return model
