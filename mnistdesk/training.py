@@ -19,7 +19,7 @@ from mnistdesk.augment import augment_batch
 from mnistdesk.data import Dataset, normalize
 from mnistdesk.engine import Engine
 from mnistdesk.evaluation import evaluate, score
-from mnistdesk.live import BATCH_READING_S, RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
+from mnistdesk.live import BATCH_READING_S, LIVE_REFRESH_S, RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
 from mnistdesk.models import TrainConfig, build_model, save_model
 
 VALIDATION_SEED = 0
@@ -213,7 +213,7 @@ class LiveCallback(keras.callbacks.Callback):
     that runs several batches a compiled call (``steps_per_execution``) is seen between calls.
     """
 
-    def __init__(self, control: TrainingControl, steps: int, epochs: int, samples: int, on_batch: Callable[[dict], None], on_epoch: Callable[[dict], None], on_weights: Callable[[list], None], batch_interval: float = BATCH_READING_S, weights_interval: float = 0.1):
+    def __init__(self, control: TrainingControl, steps: int, epochs: int, samples: int, on_batch: Callable[[dict], None], on_epoch: Callable[[dict], None], on_weights: Callable[[list], None], batch_interval: float = BATCH_READING_S, weights_interval: float = LIVE_REFRESH_S):
         super().__init__()
         self.control, self.steps, self.epochs, self.samples = control, steps, epochs, samples
         self.on_batch, self.on_epoch, self.on_weights = on_batch, on_epoch, on_weights

@@ -75,7 +75,7 @@ class TrainingController(QObject):
     running_changed = Signal(bool)
     run_starting = Signal()  # before anything of the run happens: background work must stop
     message = Signal(str)
-    progress = Signal(object)  # the worker's batch info (epoch, epochs, progress, eta_s, …), 5 a second
+    progress = Signal(object)  # the worker's batch info (epoch, epochs, progress, eta_s, …), every LIVE_REFRESH_S
     fine_tuned = Signal(str)  # what fine-tuning did: your handwriting and the test split, before → after
 
     def __init__(self, window: QWidget, settings: QSettings):

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from mnistdesk.data import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.engine import Engine
-from mnistdesk.live import LIVE_REFRESH_S, Throttle, TrainingControl
+from mnistdesk.live import Throttle, TrainingControl
 from mnistdesk.models import FineTuneConfig, ModelFileError
 from mnistdesk.personal import LabelledImages
 
@@ -218,7 +218,6 @@ class TrainingWorker(QObject):
             on_batch=self.batch_done.emit,
             on_epoch=self.epoch_done.emit,
             on_weights=self.weights_changed.emit,
-            weights_interval=LIVE_REFRESH_S,
         )
 
     def _starting_model(self) -> Any:
