@@ -115,7 +115,7 @@ def test_a_pause_counts_neither_in_the_eta_nor_in_the_reported_training_time(run
     offset = [0.0]
     real_clock = time.perf_counter
     monkeypatch.setattr(time, "perf_counter", lambda: real_clock() + offset[0])
-    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=3, batch_size=8))
+    worker = run_worker(TrainConfig("dense", str(tiny_npz), epochs=10, batch_size=8))  # long enough to pause on a fast machine
     qtbot.waitUntil(lambda: len(worker.records["batch"]) >= 2, timeout=TIMEOUT_MS)
     worker.control.pause()
     qtbot.wait(300)  # the run is now waiting between two batches
