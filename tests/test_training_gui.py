@@ -357,7 +357,7 @@ def test_continue_an_opened_model_file(window, qtbot):
 
 def test_continuing_a_dense_model_file_runs_eight_batches_a_call(run_worker, qtbot, tiny_npz, tmp_path):
     """A model read from a file comes uncompiled: continued, dense ran one batch a compiled call,
-    a fifth slower than a fresh run."""
+    slower than a fresh run (see STEPS_PER_EXECUTION)."""
     from mnistdesk.models import STEPS_PER_EXECUTION
     from mnistdesk.training import new_model
 
