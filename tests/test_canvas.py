@@ -81,12 +81,12 @@ def test_a_drag_past_the_edge_gives_the_model_only_visible_ink(canvas):
 
 
 def test_erasing_around_a_tiny_mark_stays_fast(canvas):
-    """An eraser sweep across the canvas, then a 1-pixel dash: the model's re-drawing is scaled to
+    """An eraser sweep across the canvas, then a 3-pixel dash (the shortest drag that draws): the model's re-drawing is scaled to
     the ink, and must not blow the eraser up to thousands of pixels (seconds per update)."""
     import time
 
     replay(canvas, [Stroke(np.array([[0.0, 50.0], [280.0, 50.0]]))], 125, Qt.MouseButton.RightButton)
-    replay(canvas, [Stroke(np.array([[140.0, 140.0], [141.0, 140.0]]))], 60)
+    replay(canvas, [Stroke(np.array([[140.0, 140.0], [143.0, 140.0]]))], 60)
     started = time.perf_counter()
     assert canvas.model_input() is not None
     assert time.perf_counter() - started < 0.2

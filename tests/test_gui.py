@@ -11,13 +11,13 @@ import pyqtgraph as pg
 import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QPointF, QSettings, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QKeySequence, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistdesk import paths
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.inspect_panels import HistoryPanel
-from mnistdesk.gui.main_window import MainWindow
+from mnistdesk.gui.main_window import MainWindow, key_sequences
 from mnistdesk.gui.panels import SoftmaxPanel
 from mnistdesk.gui.training_panels import CurvesPanel
 
@@ -77,6 +77,40 @@ def test_predictions_are_coalesced_while_drawing(window, qtbot):
     draw(window.canvas, SEVEN, steps=40)  # 160 mouse moves delivered at once
     qtbot.wait(100)
     assert 1 <= len(calls) <= 3
+
+
+def test_a_click_on_the_canvas_draws_nothing(window, qtbot):
+    """A click (to give the canvas the keys 0-9) drew an invisible dot that the model saw as a
+    digit-sized disk, and that moved a finished digit's box."""
+    draw(window.canvas, [(0.5, 0.5)])
+    qtbot.wait(50)
+    assert window.canvas.is_empty() and window.last_probabilities is None and "Draw a digit" in window.softmax.verdict.text()
+    draw(window.canvas, SEVEN)
+    qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
+    seven = window.canvas.model_input().copy()
+    draw(window.canvas, [(0.9, 0.9)])
+    np.testing.assert_array_equal(window.canvas.model_input(), seven)
+    window.canvas.undo()
+    assert window.canvas.is_empty(), "a click made an undo step"
+
+
+def test_a_drag_that_outlives_an_undo_draws_nothing_more(window, qtbot):
+    """Ctrl+Z mid-drag takes the stroke under way back; the rest of the drag went on onto the
+    stroke before it."""
+    canvas = window.canvas
+    draw(canvas, ONE)
+    one = canvas.ink().copy()
+
+    def send(kind, x, y):
+        point = QPointF(canvas.width() * x, canvas.height() * y)
+        QApplication.sendEvent(canvas, QMouseEvent(kind, point, canvas.mapToGlobal(point), Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+
+    send(QEvent.Type.MouseButtonPress, 0.2, 0.8)
+    for step in range(1, 7):
+        send(QEvent.Type.MouseMove, 0.2 + step * 0.1, 0.8)
+        if step == 3:
+            qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(canvas.ink(), one)
 
 
 def test_undo_and_clear(window, qtbot):
@@ -370,6 +404,16 @@ def test_help_lists_the_shortcuts(window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "information", lambda *args: shown.append(args[2]))
     window._show_shortcuts()
     assert "Ctrl+Z" in shown[0] and "Ctrl+T" in shown[0] and "Continue training" in shown[0]
+    assert "Ctrl+Shift+Z or Ctrl+Y" in shown[0] and "Esc or Del" in shown[0] and "0 – 9" in shown[0]
+
+
+def test_no_two_shortcuts_are_the_same_key(window):
+    """Qt fires neither of two equal shortcuts: Redo listed Ctrl+Shift+Z and the standard Redo,
+    which on Linux is Ctrl+Shift+Z too, so the key did nothing."""
+    keys = [key.toString() for action in window.actions() for key in action.shortcuts()]
+    assert len(keys) == len(set(keys)), sorted(key for key in keys if keys.count(key) > 1)
+    assert [key.toString() for key in key_sequences("Ctrl+Shift+Z", "Ctrl+Z", QKeySequence.StandardKey.Undo)][:2] == ["Ctrl+Shift+Z", "Ctrl+Z"]
+    assert len(key_sequences("Ctrl+Z", QKeySequence.StandardKey.Undo, "Ctrl+Z")) == len(QKeySequence.keyBindings(QKeySequence.StandardKey.Undo))
 
 
 def test_undo_takes_back_clear_and_an_opened_image_and_redo_redoes(window, qtbot, tmp_path, sample):

@@ -35,6 +35,7 @@ HEAT_GAMMA = 0.7  # lifts the middle of the range: a pixel at half the maximum s
 HEAT_MAX_PX = 480
 DEFAULT_HEAT_OPACITY = 0.6
 CAPTION_MARGIN = 6
+CLICK_SLOP_PX = 3  # a press that moves less than this is a click, not a stroke
 STROKE_WASH = 0.45  # under the heat map, the strokes are shown this much closer to the paper
 
 
@@ -81,6 +82,7 @@ class DrawingCanvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip("Draw a digit with the left button; erase with the right.\nCtrl+Z undoes (strokes, Clear, an opened image), Ctrl+Shift+Z redoes, Esc clears.")
         self._strokes: list[Stroke] = []
+        self._pressed: tuple[Stroke, QPointF] | None = None  # the stroke under way, and where its button went down
         self._background: np.ndarray | None = None  # an opened image's ink, kept at its own resolution
         self._undo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
         self._redo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
@@ -220,14 +222,27 @@ class DrawingCanvas(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
-            stroke = Stroke(erase=event.button() == Qt.MouseButton.RightButton)
-            self._remember()
-            self._strokes.append(stroke)
-            self._extend(stroke, event.position())
+            self._pressed = (Stroke(erase=event.button() == Qt.MouseButton.RightButton), event.position())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._strokes and event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
-            self._extend(self._strokes[-1], event.position())
+        """A stroke begins once the pointer has moved: a click (to give the canvas the keys 0-9)
+        draws nothing, where it drew a dot the model saw as a digit-sized disk."""
+        if self._pressed is None or not event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
+            return
+        stroke, start = self._pressed
+        if stroke.points and not (self._strokes and self._strokes[-1] is stroke):
+            self._pressed = None  # cleared, undone or replaced mid-drag: the rest of the drag draws nothing
+            return
+        if not stroke.points:
+            if (event.position() - start).manhattanLength() < CLICK_SLOP_PX:
+                return
+            self._remember()
+            self._strokes.append(stroke)
+            self._extend(stroke, start)
+        self._extend(stroke, event.position())
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._pressed = None
 
     # -- drawing ------------------------------------------------------------------------------
     def _extend(self, stroke: Stroke, position: QPointF) -> None:

@@ -82,6 +82,17 @@ STARTUP_OPEN_WAIT_MS = 3000
 CLOSE_WAIT_MS = 250
 
 
+def key_sequences(*keys: str | QKeySequence.StandardKey) -> list[QKeySequence]:
+    """Each key once, a standard key as all of this platform's bindings. Qt fires neither of two
+    equal shortcuts: on Linux the standard Redo *is* Ctrl+Shift+Z, and listing both silenced it."""
+    found: list[QKeySequence] = []
+    for key in keys:
+        for sequence in QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) else [QKeySequence(key)]:
+            if sequence not in found:
+                found.append(sequence)
+    return found
+
+
 class TensorFlowLoader(QObject):
     """Imports the training stack (TensorFlow, 2-4 s) off the GUI thread."""
 
@@ -277,10 +288,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
         self._action(edit_menu, "&Undo", QKeySequence.StandardKey.Undo, self.undo_stroke, "Take back the last stroke, Clear or opened image")
-        redo = self._action(edit_menu, "&Redo", "Ctrl+Shift+Z", self.canvas.redo)
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(QKeySequence.StandardKey.Redo)])
-        clear = self._action(edit_menu, "&Clear", "Esc", self.clear_drawing)
-        clear.setShortcuts([QKeySequence("Esc"), QKeySequence(QKeySequence.StandardKey.Delete)])
+        self._action(edit_menu, "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y", QKeySequence.StandardKey.Redo), self.canvas.redo)
+        self._action(edit_menu, "&Clear", ("Esc", QKeySequence.StandardKey.Delete), self.clear_drawing)
         train_menu = self.menuBar().addMenu("&Training")
         self._action(train_menu, "&Train new", "Ctrl+T", self.training.start, "Train a fresh network with the Train panel's settings")
         self._action(train_menu, "&Continue training", "Ctrl+Shift+T", self.training.continue_training, "Train the model in use for more epochs")
@@ -319,7 +328,9 @@ class MainWindow(QMainWindow):
 
     def _action(self, menu, text, shortcut, slot, tip: str | None = None) -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
+        if isinstance(shortcut, tuple):
+            action.setShortcuts(key_sequences(*shortcut))
+        elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         if tip:
             action.setStatusTip(tip)
@@ -871,14 +882,15 @@ class MainWindow(QMainWindow):
 
     def _show_shortcuts(self) -> None:
         rows = "".join(
-            f"<tr><td>{action.text().replace('&', '')}</td><td><b>{action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)}</b></td></tr>"
+            f"<tr><td>{action.text().replace('&', '')}</td><td><b>{' or '.join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()[:2])}</b></td></tr>"
             for action in self.actions()
             if not action.shortcut().isEmpty()
         )
         QMessageBox.information(
             self,
             "Keyboard shortcuts",
-            f"<table cellspacing=6>{rows}<tr><td>Draw / erase</td><td><b>left / right mouse button</b></td></tr></table>",
+            f"<table cellspacing=6>{rows}<tr><td>Keep the drawing as that digit (canvas)</td><td><b>0 – 9</b></td></tr>"
+            "<tr><td>Draw / erase</td><td><b>left / right mouse button</b></td></tr></table>",
         )
 
     def _show_about(self) -> None:
