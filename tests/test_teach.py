@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.main_window import MainWindow
@@ -50,12 +50,28 @@ def test_a_digit_key_on_the_canvas_keeps_the_drawing_and_it_survives_a_restart(m
     assert entry.label == 7 and entry.drawing.exists() and entry.model_input.exists()
     assert window.canvas.is_empty(), "the canvas is not cleared for the next drawing"
     assert window.teach.gallery.count() == 1 and window.teach.counts.text() == "1 drawing — 7s: 1"
-    window.undo_stroke()
-    assert not window.canvas.is_empty(), "Ctrl+Z does not bring the kept drawing back"
     assert str(tmp_path / "handwriting") in window.teach.counts.toolTip()  # where they are kept
     window.close()
     again = make_window()
     assert again.teach.gallery.count() == 1
+
+
+def test_ctrl_z_right_after_a_digit_key_takes_the_keeping_back(make_window, qtbot, tmp_path):
+    """A wrong key (4 for a 9) left the drawing kept under it although Ctrl+Z put it back on the canvas."""
+    window = make_window()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)  # window shortcuts need it
+    draw(window.canvas, SEVEN, steps=20)
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_4)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not window.canvas.is_empty(), "Ctrl+Z does not bring the kept drawing back"
+    assert PersonalDrawings(tmp_path / "handwriting").entries() == [] and window.teach.gallery.count() == 0
+    qtbot.keyClick(window.canvas, Qt.Key.Key_7)
+    draw(window.canvas, ONE, steps=20)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # the new stroke, not the kept 7
+    [entry] = PersonalDrawings(tmp_path / "handwriting").entries()
+    assert entry.label == 7 and window.canvas.is_empty()
 
 
 def test_labelling_an_empty_canvas_keeps_nothing_and_says_why(make_window, qtbot, tmp_path):

@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.model_loader: ModelLoader | None = None
         self.model_loader_thread: QThread | None = None
         self.closing = False
+        self.kept_last: PersonalDrawing | None = None  # the drawing a digit key just kept: Ctrl+Z takes it back
 
         self.canvas = DrawingCanvas()
         self.eye = ModelEyePanel()
@@ -534,7 +535,14 @@ class MainWindow(QMainWindow):
         self.canvas.clear()
 
     def undo_stroke(self) -> None:
+        """Take back the canvas's last change; right after a digit key kept the drawing, that
+        keeping too (a wrong key must not leave a mislabelled drawing behind)."""
+        kept, self.kept_last = self.kept_last, None
         self.canvas.undo()
+        if kept is not None:
+            self.personal.remove(kept)
+            self._refresh_teach()
+            self.statusBar().showMessage(f"Took back the drawing kept as a {kept.label}: it is on the canvas again", 5000)
 
     def open_image(self, path: Path) -> bool:
         try:
@@ -576,6 +584,7 @@ class MainWindow(QMainWindow):
 
     # -- prediction ----------------------------------------------------------------------------
     def _on_canvas_changed(self) -> None:
+        self.kept_last = None  # the canvas moved on: Ctrl+Z is about the drawing again
         if not self.prediction_timer.isActive():
             self.prediction_timer.start()
         if self.tensorflow_timer.isActive():
@@ -652,7 +661,7 @@ class MainWindow(QMainWindow):
 
     def label_drawing(self, digit: int) -> bool:
         """Keep the drawing (the canvas and its 28×28 input) as a ``digit`` among the user's
-        labelled drawings, then clear the canvas for the next one (Ctrl+Z brings it back)."""
+        labelled drawings, then clear the canvas for the next one (Ctrl+Z takes both back)."""
         self._predict_now()  # the input of the canvas as it is now, not as of the last timer tick
         if self.session.drawing is None:
             self.statusBar().showMessage("Draw a digit first, then press its key (0-9) to keep it", 4000)
@@ -667,7 +676,8 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot keep the drawing", plain(str(error)))
             return False
         self.canvas.clear()
-        self.statusBar().showMessage(f"Kept as a {digit} ({drawings_count(len(self.teach.entries))} in all) — draw the next; Ctrl+Z brings it back", 5000)
+        self.kept_last = entry
+        self.statusBar().showMessage(f"Kept as a {digit} ({drawings_count(len(self.teach.entries))} in all) — draw the next; Ctrl+Z takes it back", 5000)
         return True
 
     def _refresh_teach(self) -> None:
