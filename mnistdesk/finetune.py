@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from mnistdesk.data import Dataset, normalize
+from mnistdesk.data import Dataset
 from mnistdesk.engine import Engine, KerasPredictor, Predictor, UnsupportedModel
 from mnistdesk.evaluation import Evaluation, evaluate
 from mnistdesk.models import DEFAULT_VALIDATION_FRACTION, FINE_TUNE_MIN_DRAWINGS, FineTuneConfig, compile_model
 from mnistdesk.personal import LabelledImages
-from mnistdesk.training import Batches, continued_history, split_validation
+from mnistdesk.training import Batches, continued_history, split_validation, validation_pass
 
 EPOCH_DIGITS = 2048
 
@@ -86,11 +86,14 @@ def fine_tune(
     config: FineTuneConfig = FineTuneConfig(),
     callbacks: Sequence[keras.callbacks.Callback] = (),
     initial_epoch: int = 0,
+    on_validation: Callable[[int, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """Continue training ``model`` (in place) on ``dataset`` mixed with ``drawings``; returns
-    the scores before and after (held-out drawings and the test split) and the curves, whose
-    validation points are the held-out drawings. ``initial_epoch``: the epochs the model has
-    trained already, so a live display carries its curves on."""
+    the scores before and after (held-out drawings and the test split) and the curves. Their
+    validation points stay on the dataset's validation split, as in the run before: a few
+    held-out drawings would make them jump between 0, 50 and 100% under the same name.
+    ``initial_epoch``: the epochs the model has trained already, so a live display carries its
+    curves on; ``on_validation(epoch, probabilities)``: each validation pass's predictions."""
     if len(drawings.labels) < FINE_TUNE_MIN_DRAWINGS:
         raise FineTuneError(f"fine-tuning needs at least {FINE_TUNE_MIN_DRAWINGS} labelled drawings, got {len(drawings.labels)}")
     split = hold_out(drawings, config.hold_out_fraction, config.seed)
@@ -98,8 +101,9 @@ def fine_tune(
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     compile_model(model, "adam", config.learning_rate)  # a fresh optimizer: the saved state is for the old data
-    validation = (normalize(split.held_out_images)[..., None], split.held_out_labels.astype(np.int32)) if len(split.held_out_labels) else None
-    history = model.fit(mixed_batches(dataset, split, config), validation_data=validation, initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=list(callbacks), verbose=0)
+    validation = validation_pass(dataset, DEFAULT_VALIDATION_FRACTION, on_validation)
+    callbacks = ([validation] if validation is not None else []) + list(callbacks)
+    history = model.fit(mixed_batches(dataset, split, config), initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
     after = _scores(model, dataset, split)
     return {

@@ -77,11 +77,10 @@ def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[k
     """``model.fit`` for ``config.epochs`` more epochs, validating each epoch on the held-out
     validation split; ``on_validation(epoch, probabilities)`` gets that pass's predictions.
     The test split is not touched here: :func:`describe` scores it once."""
-    _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
     callbacks = list(callbacks)
-    if len(validation_indices):
-        batches = Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=validation_indices)
-        callbacks.insert(0, ValidationPass(batches, dataset.y_train[validation_indices], on_validation))
+    validation = validation_pass(dataset, config.validation_fraction, on_validation)
+    if validation is not None:
+        callbacks.insert(0, validation)
     if config.lr_schedule == "cosine":
         callbacks.append(cosine_decay(config.resolved_learning_rate(), initial_epoch, config.epochs))
     history = model.fit(training_batches(dataset, config), epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
@@ -94,6 +93,15 @@ def cosine_decay(rate: float, first_epoch: int, epochs: int) -> keras.callbacks.
     per epoch: the last epochs take small steps, so the run ends on settled weights rather than
     wherever the last large steps left them."""
     return keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * (epoch - first_epoch) / epochs)))
+
+
+def validation_pass(dataset: Dataset, fraction: float, on_validation: Callable[[int, np.ndarray], None] | None = None) -> ValidationPass | None:
+    """The callback that validates each epoch on the dataset's held-out validation split (None
+    when there is none)."""
+    _, indices = split_validation(dataset.y_train, fraction)
+    if not len(indices):
+        return None
+    return ValidationPass(Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=indices), dataset.y_train[indices], on_validation)
 
 
 class ValidationPass(keras.callbacks.Callback):

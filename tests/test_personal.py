@@ -11,8 +11,9 @@ from PIL import Image
 from mnistdesk import paths
 from mnistdesk.cli import main
 from mnistdesk.imagefile import ImageFileError
-from mnistdesk.models import FineTuneConfig, read_metadata
+from mnistdesk.models import DEFAULT_VALIDATION_FRACTION, FineTuneConfig, read_metadata
 from mnistdesk.personal import LabelledImages, PersonalDrawings, read_labelled_folder
+from mnistdesk.training import split_validation
 
 
 def _ink(seed: int) -> np.ndarray:
@@ -102,12 +103,17 @@ def test_fine_tuning_teaches_the_model_a_new_style(sample):
     from mnistdesk.models import load_model
 
     model = load_model(paths.SHIPPED_MODEL_PATH)
-    result = fine_tune(model, sample, _mirrored_digits(sample), FineTuneConfig(epochs=4))
+    validations = []
+    result = fine_tune(model, sample, _mirrored_digits(sample), FineTuneConfig(epochs=4), on_validation=lambda epoch, probabilities: validations.append(probabilities))
     assert result["fine_tune"]["held_out"] >= 4
     assert result["before"]["held_out_accuracy"] <= 0.5
     assert result["after"]["held_out_accuracy"] >= result["before"]["held_out_accuracy"] + 0.3
     assert result["after"]["test"].accuracy >= result["before"]["test"].accuracy - 0.03  # it still reads MNIST
-    assert len(result["history"]["val_accuracy"]) == 4  # the held-out drawings are the curves' validation points
+    # The curves validate on the sample's validation split, as the run before did, not on a few held-out drawings.
+    validation_labels = sample.y_train[split_validation(sample.y_train, DEFAULT_VALIDATION_FRACTION)[1]]
+    assert [len(p) for p in validations] == [len(validation_labels)] * 4 == [400] * 4
+    accuracies = [float(np.mean(np.argmax(p, axis=1) == validation_labels)) for p in validations]
+    assert result["history"]["val_accuracy"] == pytest.approx(accuracies, abs=1e-6)
 
 
 def test_cli_finetune_writes_a_model_and_reports_before_and_after(tmp_path, sample, capsys):

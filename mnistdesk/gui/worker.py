@@ -188,8 +188,8 @@ class TrainingWorker(QObject):
             self.finished.emit(self.metadata)
 
     def _fine_tune(self, model: Any, dataset: Any, initial_epoch: int) -> None:
-        """Fine-tune with the same live display as a run; its held-out drawings are the curves'
-        validation points. Emits ``finished``/``stopped`` with the fine-tuned model's metadata."""
+        """Fine-tune with the same live display as a run, validating on the same split.
+        Emits ``finished``/``stopped`` with the fine-tuned model's metadata."""
         from mnistdesk.finetune import EPOCH_DIGITS, epoch_steps, fine_tune, fine_tuned_metadata
         from mnistdesk.training import RunAbandoned
 
@@ -197,7 +197,7 @@ class TrainingWorker(QObject):
         live = self._live_callback(epoch_steps(tuning.config), initial_epoch + tuning.config.epochs, EPOCH_DIGITS)
         self.status.emit("Scoring your drawings before fine-tuning…")
         try:
-            result = fine_tune(model, dataset, tuning.drawings, tuning.config, [live], initial_epoch=initial_epoch)
+            result = fine_tune(model, dataset, tuning.drawings, tuning.config, [live], initial_epoch=initial_epoch, on_validation=self._on_validation)
         except RunAbandoned:
             return
         if self.control.abandoned:
