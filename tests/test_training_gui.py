@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QMessageBox
 
+from mnistdesk import paths
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
 from mnistdesk.live import LIVE_REFRESH_S
@@ -296,6 +297,55 @@ def test_yes_to_the_sample_trains_on_it_once(window, qtbot, monkeypatch):
     assert asked == ["Dataset unavailable"] and panel.dataset.currentData() == "sample"
     assert [run["dataset"] for run in runs] == ["sample"] and not window.training.is_running()
     assert window.model_metadata["dataset"] == "sample"
+
+
+def test_yes_to_the_sample_asks_about_the_unsaved_model_once(window, qtbot, monkeypatch):
+    """Train new asked Save/Discard, then the offline dialog's Yes asked it again."""
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    questions = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
+    panel = window.training.panel
+    panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
+    with qtbot.waitSignal(window.training.run_started, timeout=TIMEOUT_MS, check_params_cb=lambda run: run["dataset"] == "sample"):
+        window.training.start()
+    assert questions == ["Save the trained model?"]
+    window.training.stop()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+
+
+def test_yes_to_the_sample_after_continue_continues_the_model(window, qtbot, monkeypatch):
+    """Continue offline, then Yes: the model in use trains on; it started a fresh network instead."""
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    first = window.trained_model
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
+    panel = window.training.panel
+    panel.epochs.setValue(1)
+    panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS) as trained:
+        window.training.continue_training()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    model, metadata = trained.args
+    assert model is first and len(metadata["history"]["loss"]) == 3 and metadata["dataset"] == "sample"
+
+
+def test_opening_a_broken_model_file_does_not_ask_about_the_unsaved_model_first(window, qtbot, monkeypatch, tmp_path):
+    """Save/Discard was asked, then the file turned out not to be a model: Discard discarded nothing."""
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    questions, warnings = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    (tmp_path / "x.keras").write_bytes(b"")
+    assert not window.open_model(tmp_path / "x.keras")
+    assert questions == [] and len(warnings) == 1 and "x.keras" in warnings[0] and window.unsaved
+    assert window.open_model(paths.SHIPPED_MODEL_PATH)
+    assert questions == ["Save the trained model?"] and not window.unsaved
 
 
 def test_an_invalid_npz_is_reported_without_offering_the_sample(window, qtbot, monkeypatch, tmp_path):

@@ -39,7 +39,7 @@ from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel, drawings_count
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
 from mnistdesk.imagefile import ImageFileError, load_ink
-from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, ModelFileError, copy_model_file, save_model
+from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, ModelFileError, check_model_file, copy_model_file, save_model
 from mnistdesk.personal import PersonalDrawing, PersonalDrawings
 from mnistdesk.preprocess import preprocess
 from mnistdesk.session import SALIENCY_METHODS, Explanation, Session, bundled_test_split
@@ -350,8 +350,16 @@ class MainWindow(QMainWindow):
         opened; a slower load (Keras must be imported) goes on in the background, the window
         stays responsive, and the model is used when it is ready (returns True).
         """
-        if self.training.is_running() or not (quiet or self._may_replace_model()):
+        if self.training.is_running():
             return False
+        if not quiet and self.unsaved:
+            try:  # a file that cannot be a model fails before the unsaved one is given up for it
+                check_model_file(path)
+            except ModelFileError as error:
+                self._on_model_open_failed(Path(path), str(error), quiet)
+                return False
+            if not self._confirm_discard():
+                return False
         if self.model_loader_thread is not None:  # one load at a time
             if not self.model_loader_thread.wait(wait_ms):
                 self.statusBar().showMessage(f"Still opening {self.model_loader.path.name}…", 4000)

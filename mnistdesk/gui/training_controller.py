@@ -114,7 +114,10 @@ class TrainingController(QObject):
     def start(self) -> bool:
         """Train a fresh network with the panel's settings; does nothing while one is running,
         and asks first when that would throw away an unsaved model."""
-        if self.is_running() or not self.may_replace_model():
+        return self._start(ask=True)
+
+    def _start(self, ask: bool) -> bool:
+        if self.is_running() or (ask and not self.may_replace_model()):
             return False
         config = self._config(self.panel.architecture.currentData())
         if config is None:
@@ -136,7 +139,7 @@ class TrainingController(QObject):
         history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
         done = len(history.get("loss", []))
         self.curves.extend_to(done + config.epochs)
-        self._retry_with_sample = self._start_on_sample
+        self._retry_with_sample = self._continue_on_sample
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, log_dir=self._run_log_dir(config)))
 
     def fine_tune(self, drawings: LabelledImages, epochs: int, dataset: str | None = None) -> bool:
@@ -385,8 +388,14 @@ class TrainingController(QObject):
             self._retry_with_sample()
 
     def _start_on_sample(self) -> None:
+        """The failed run again on the sample: the user answered for the unsaved model already."""
         self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
-        self.start()
+        self._start(ask=False)
+
+    def _continue_on_sample(self) -> None:
+        """Continue again on the sample: the model in use trains on, it is not replaced."""
+        self.panel.dataset.setCurrentIndex(self.panel.dataset.findData("sample"))
+        self.continue_training()
 
     def _on_panel_learning_rate_changed(self, rate: float) -> None:
         if self.worker is not None:
