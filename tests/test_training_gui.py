@@ -348,6 +348,20 @@ def test_opening_a_broken_model_file_does_not_ask_about_the_unsaved_model_first(
     assert questions == ["Save the trained model?"] and not window.unsaved
 
 
+def test_the_train_panel_reports_the_run_until_another_model_is_opened(window, qtbot):
+    """After Restore shipped model the panel still said "Stopped: test accuracy 96.40% so far"
+    beside the shipped model; a finished run's bar was left empty by its scoring phase."""
+    panel = window.training.panel
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert panel.status.text().startswith("Done") and panel.progress.value() == panel.progress.maximum()
+    window.unsaved = False
+    assert window.open_model(paths.SHIPPED_MODEL_PATH)
+    assert panel.status.text() == f"Ready: {paths.SHIPPED_MODEL_PATH.name} in use"
+    assert panel.detail.text() == "" and panel.progress.value() == 0
+
+
 def test_an_invalid_npz_is_reported_without_offering_the_sample(window, qtbot, monkeypatch, tmp_path):
     critical, warned = [], []
     monkeypatch.setattr(QMessageBox, "critical", lambda *args: critical.append(args[1]))

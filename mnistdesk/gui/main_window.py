@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
         self.training.weights.set_reference(None)  # not a run's model: no start to compare with
         self._use_model(loader.predictor, loader.path, loader.metadata)
         self.training.curves.show_history(loader.metadata.get("history"))
+        self.training.show_model_opened(loader.path.name)
         self.settings.setValue("model/path", str(loader.path))
         self._remember_model(loader.path)
         if loader.notes:

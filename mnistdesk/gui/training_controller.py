@@ -318,12 +318,12 @@ class TrainingController(QObject):
 
     def _on_worker_finished(self, metadata: dict) -> None:
         if self.worker.fine_tuning is not None:
-            self._report_fine_tuning(metadata, "Fine-tuned")
+            self._report_fine_tuning(metadata, "Fine-tuned", done=1)
             self.model_trained.emit(self.worker.model, metadata)
             return
         validation = f"validation {metadata['validation_accuracy']:.2%}, " if "validation_accuracy" in metadata else ""
         summary = f"Done in {metadata['train_seconds']:.0f} s: {validation}test {metadata['test_accuracy']:.2%}"
-        self._report(summary, f"{summary} — File → Save model as… keeps it")
+        self._report(summary, f"{summary} — File → Save model as… keeps it", done=1)
         self.model_trained.emit(self.worker.model, metadata)
 
     def _on_worker_stopped(self, metadata: dict) -> None:
@@ -336,17 +336,21 @@ class TrainingController(QObject):
         else:
             self._report("Cancelled")
 
-    def _report_fine_tuning(self, metadata: dict, how: str) -> None:
+    def _report_fine_tuning(self, metadata: dict, how: str, done: float | None = None) -> None:
         """Your handwriting and the test split, before → after, on the status line and the Teach panel."""
         tuning = metadata["fine_tune"]
         summary = f"{how} in {metadata['train_seconds']:.0f} s: " + fine_tuning_summary(tuning, metadata["test_accuracy"])
-        self._report(f"{how} in {metadata['train_seconds']:.0f} s (scores in the Teach panel)", f"{summary} — File → Save model as… keeps it")
+        self._report(f"{how} in {metadata['train_seconds']:.0f} s (scores in the Teach panel)", f"{summary} — File → Save model as… keeps it", done)
         self.fine_tuned.emit(summary)
 
-    def _report(self, text: str, message: str | None = None) -> None:
+    def _report(self, text: str, message: str | None = None, done: float | None = None) -> None:
         """``text`` on the progress bar; ``message`` (default: the same) on the status line."""
-        self.panel.show_status(text)
+        self.panel.show_status(text, done=done)
         self.message.emit(message or text)
+
+    def show_model_opened(self, name: str) -> None:
+        """A model from a file is in use: the last run's result no longer describes it."""
+        self.panel.show_idle(f"Ready: {name} in use")
 
     def _on_worker_failed(self, title: str, message: str) -> None:
         self.panel.show_status(title)

@@ -192,9 +192,17 @@ class TrainPanel(QWidget):
         elif self.last_batch is not None:
             self.show_batch(self.last_batch)
 
-    def show_status(self, text: str, busy: bool = False) -> None:
+    def show_status(self, text: str, busy: bool = False, done: float | None = None) -> None:
+        """``text`` over the bar; ``done`` (0-1) sets the bar, which a busy phase left empty."""
         self.progress.setRange(0, 0 if busy else 1000)
+        if done is not None:
+            self.progress.setValue(round(1000 * done))
         self.status.setText(text)
+
+    def show_idle(self, text: str) -> None:
+        """No run to report: another model is in use, so the last run's figures go."""
+        self.show_status(text, done=0)
+        self.detail.setText("")
 
     def show_download(self, done: int, total: int) -> None:
         if total:
