@@ -106,7 +106,13 @@ def load_dataset(source: str | os.PathLike, progress: Progress | None = None) ->
     raise DatasetError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN_DATASETS)} or a path to a .npz file")
 
 
-def _load_npz(path: Path, name: str) -> Dataset:
+NPZ_READ_ERRORS = (FileRefused, ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError)
+
+
+def check_npz(path: str | os.PathLike) -> None:
+    """Fail fast on a file that cannot be a dataset, reading only the zip directory and the
+    arrays' headers (a dataset picked in the window is checked at once, not at Train)."""
+    path = Path(path)
     problem = file_problem(path)
     if problem is not None:
         raise DatasetError(f"{path}: {problem}")
@@ -122,19 +128,29 @@ def _load_npz(path: Path, name: str) -> Dataset:
                     "expected x_train, y_train, x_test, y_test as in Keras's mnist.npz"
                 )
             check_npz_members(members, ARRAY_NAMES)  # headers only: nothing big is allocated yet
+    except NPZ_READ_ERRORS as error:
+        raise _npz_error(path, error) from None
+
+
+def _load_npz(path: Path, name: str) -> Dataset:
+    check_npz(path)
+    try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in ARRAY_NAMES}
-    except DatasetError:
-        raise
-    except FileRefused as reason:
-        raise DatasetError(f"{path}: {reason}") from None
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise DatasetError(f"{path}: holds Python objects, which are never loaded; store plain numeric arrays") from None
-        raise DatasetError(f"{path}: not a readable .npz file ({error})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise DatasetError(f"{path}: not a readable .npz file, or truncated ({error or type(error).__name__})") from None
+    except NPZ_READ_ERRORS as error:
+        raise _npz_error(path, error) from None
     return _checked(name, path, **arrays)
+
+
+def _npz_error(path: Path, error: Exception) -> DatasetError:
+    """One line naming the file and why it cannot be read."""
+    if isinstance(error, FileRefused):
+        return DatasetError(f"{path}: {error}")
+    if isinstance(error, ValueError):
+        if "allow_pickle" in str(error):
+            return DatasetError(f"{path}: holds Python objects, which are never loaded; store plain numeric arrays")
+        return DatasetError(f"{path}: not a readable .npz file ({error})")
+    return DatasetError(f"{path}: not a readable .npz file, or truncated ({error or type(error).__name__})")
 
 
 def _load_pen() -> Dataset:

@@ -362,6 +362,34 @@ def test_the_train_panel_reports_the_run_until_another_model_is_opened(window, q
     assert panel.detail.text() == "" and panel.progress.value() == 0
 
 
+def test_a_picked_dataset_file_is_checked_at_once_and_named_by_its_file(window, monkeypatch, tmp_path, tiny_npz):
+    """A truncated .npz was accepted until Train (after the save question), and the box showed
+    only the start of its folder's path."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from mnistdesk.gui.training_controller import OWN_DATASET
+
+    truncated = tmp_path / "trunc.npz"
+    truncated.write_bytes(tiny_npz.read_bytes()[: tiny_npz.stat().st_size // 2])
+    critical = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *args: critical.append((args[1], args[2])))
+    picked = [str(truncated)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (picked[0], ""))
+    panel = window.training.panel
+    own = panel.dataset.findData(OWN_DATASET)
+    panel.dataset.setCurrentIndex(own)
+    panel.dataset.activated.emit(own)
+    assert len(critical) == 1 and critical[0][0] == "Invalid dataset" and "trunc.npz" in critical[0][1]
+    assert panel.dataset.findData(str(truncated)) < 0
+    mine = tmp_path / "my digits.npz"
+    mine.write_bytes(tiny_npz.read_bytes())
+    picked[0] = str(mine)
+    panel.dataset.setCurrentIndex(own)
+    panel.dataset.activated.emit(own)
+    assert panel.dataset.currentData() == str(mine) and panel.dataset.currentText() == "my digits.npz"
+    assert panel.dataset.toolTip() == str(mine) and len(critical) == 1
+
+
 def test_an_invalid_npz_is_reported_without_offering_the_sample(window, qtbot, monkeypatch, tmp_path):
     critical, warned = [], []
     monkeypatch.setattr(QMessageBox, "critical", lambda *args: critical.append(args[1]))

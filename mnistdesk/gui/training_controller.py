@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from mnistdesk.data import dataset_of_model
+from mnistdesk.data import DatasetError, check_npz, dataset_of_model
 from mnistdesk.engine import Engine
 from mnistdesk.live import LIVE_REFRESH_S, Throttle
 from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
@@ -22,7 +22,7 @@ from mnistdesk.personal import LabelledImages
 from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
-from mnistdesk.gui.worker import DATASET_UNAVAILABLE, FineTuning, TrainingWorker, wait_for_thread_exit
+from mnistdesk.gui.worker import DATASET_UNAVAILABLE, INVALID_DATASET, FineTuning, TrainingWorker, wait_for_thread_exit
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one compiled call; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
@@ -260,8 +260,12 @@ class TrainingController(QObject):
             if not name:
                 return None
             self.settings.setValue("files/last_datasets_dir", str(Path(name).parent))
-            self.panel.dataset.insertItem(self.panel.dataset.count() - 1, name, name)
-            self.panel.dataset.setCurrentIndex(self.panel.dataset.count() - 2)
+            try:
+                check_npz(name)
+            except DatasetError as error:
+                QMessageBox.critical(self.window, INVALID_DATASET, plain(str(error)))
+                return None
+            self.panel.add_dataset_file(name)
             return name
         return data
 

@@ -3,6 +3,8 @@ Items are created once and updated with ``setData``/``setImage``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
@@ -42,6 +44,12 @@ VALIDATION_COLOUR = (30, 30, 30)
 LEGEND_GREY = (110, 110, 110)
 
 
+DATASET_TIP = (
+    "Pen drawings: real handwriting by 30 people, drawn as on this canvas; tested on 8 writers never trained on.\n"
+    "MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets"
+)
+
+
 class TrainPanel(QWidget):
     """Choices for a run, Train new / Continue / Pause / Stop, and progress with epoch, speed and ETA.
 
@@ -65,10 +73,8 @@ class TrainPanel(QWidget):
         self.dataset = QComboBox()
         for key, label in DATASET_LABELS.items():
             self.dataset.addItem(label, key)
-        self.dataset.setToolTip(
-            "Pen drawings: real handwriting by 30 people, drawn as on this canvas; tested on 8 writers never trained on.\n"
-            "MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets"
-        )
+        self.dataset.setToolTip(DATASET_TIP)
+        self.dataset.currentIndexChanged.connect(self._on_dataset_current_index_changed)
         for box in (self.architecture, self.dataset):  # long item texts must not widen the column
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
@@ -155,6 +161,19 @@ class TrainPanel(QWidget):
         self.tensorboard.toggled.connect(self.tensorboard_toggled)
         self._show_defaults()
         self.set_running(False)
+
+    def add_dataset_file(self, path: str) -> None:
+        """Offer ``path`` as a dataset, named by its file (the whole path in its tooltip), and pick it."""
+        index = self.dataset.findData(path)
+        if index < 0:
+            index = self.dataset.count() - 1  # before "Your own .npz…"
+            self.dataset.insertItem(index, Path(path).name, path)
+            self.dataset.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(index)
+
+    def _on_dataset_current_index_changed(self, index: int) -> None:
+        path = self.dataset.itemData(index, Qt.ItemDataRole.ToolTipRole)  # set for a dataset file only
+        self.dataset.setToolTip(path or DATASET_TIP)
 
     def chosen_optimizer(self) -> str | None:
         """The optimizer picked, or None for the network's default."""
