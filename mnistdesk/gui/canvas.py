@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from mnistdesk import strokes as core
 from mnistdesk.data import normalize
-from mnistdesk.preprocess import Placement
+from mnistdesk.preprocess import SIZE, Placement
 
 PAPER = (250, 250, 247)
 INK = (20, 20, 30)
@@ -84,6 +84,7 @@ class DrawingCanvas(QWidget):
         self._strokes: list[Stroke] = []
         self._pressed: tuple[Stroke, QPointF] | None = None  # the stroke under way, and where its button went down
         self._background: np.ndarray | None = None  # an opened image's ink, kept at its own resolution
+        self._exact: tuple[np.ndarray, np.ndarray] | None = None  # a background, and the 28×28 input it stands for
         self._undo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
         self._redo_stack: list[tuple[list[Stroke], np.ndarray | None]] = []
         self._ink = QImage()
@@ -113,6 +114,10 @@ class DrawingCanvas(QWidget):
         """:meth:`model_input`, and where the drawing's ink went in it, in the pixels of the heat
         grid (:meth:`heat_shape`): a saliency map of the input goes back onto the strokes."""
         width, height = self._ink.width(), self._ink.height()
+        if self._exact is not None and self._exact[0] is self._background and not self._strokes:
+            box = self._fitted(self._background.shape)
+            placement = Placement((box.top(), box.left(), box.height(), box.width()), (0.0, 0.0, float(SIZE), float(SIZE)))
+            return self._exact[1], placement.moved(1 / self._heat_scale(), (0.0, 0.0))
         side = max(min(width, height), 1)
         strokes = [core.Stroke(np.asarray(stroke.points, np.float64), stroke.erase) for stroke in self._strokes]
         image, placement = core.drawing_input_placed(strokes, self.ink, mode, self._background is not None, scale=side, offset=(width / 2, height / 2))
@@ -172,11 +177,15 @@ class DrawingCanvas(QWidget):
         self._background = None
         self._render()
 
-    def set_background(self, ink: np.ndarray) -> None:
-        """Replace the drawing with an image (ink in [0, 1]); strokes then draw on top of it."""
+    def set_background(self, ink: np.ndarray, model_input: np.ndarray | None = None) -> None:
+        """Replace the drawing with an image (ink in [0, 1]); strokes then draw on top of it.
+        ``model_input``: the 28×28 input the image is (a dataset's digit), given to the model
+        as it is until a stroke changes the drawing: preprocessing it again would thicken and
+        move it, and the model would score another digit than the one shown in the gallery."""
         self._remember()
         self._strokes = []
         self._background = np.clip(np.asarray(ink, np.float32), 0, 1)
+        self._exact = None if model_input is None else (self._background, np.asarray(model_input, np.float32))
         self._render()
 
     def _remember(self) -> None:

@@ -754,8 +754,8 @@ class MainWindow(QMainWindow):
 
     def _on_session_example_chosen(self, image: np.ndarray) -> None:
         """A digit from the gallery goes into the canvas as an opened image would (undoable)."""
-        self.canvas.set_background(normalize(image))
-        self.statusBar().showMessage("A digit from the confusion matrix is in the canvas; Ctrl+Z brings your drawing back", 5000)
+        self.canvas.set_background(normalize(image), model_input=normalize(image))
+        self.statusBar().showMessage("A digit from the confusion matrix is in the canvas, given to the model as it is; Ctrl+Z brings your drawing back", 5000)
 
     def _on_history_refresh_wanted(self) -> None:
         if not self.session.refresh_history():
