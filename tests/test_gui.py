@@ -433,6 +433,20 @@ def test_undo_takes_back_clear_and_an_opened_image_and_redo_redoes(window, qtbot
     np.testing.assert_array_equal(window.canvas.ink(), opened)
 
 
+def test_a_long_status_message_stops_at_a_rule_before_the_model_name(window, qtbot):
+    """A long hover hint ran on into "Predicting with:" as if one sentence."""
+    window.statusBar().showMessage("Lay a heat map over the canvas: which pixels raised or lowered the probability " * 3)
+    QApplication.processEvents()
+    image = window.statusBar().grab().toImage()
+    label = window.model_label.geometry()
+    paper = image.pixelColor(label.left() - 1, label.top() + 1).lightness()
+
+    def full_height_line(x: int) -> bool:  # text never draws a line from the top of the bar to its bottom
+        return all(image.pixelColor(x, y).lightness() < paper - 30 for y in range(label.top() + 2, label.bottom() - 1))
+
+    assert any(full_height_line(x) for x in range(label.left(), label.left() + 8))
+
+
 def test_the_canvas_shows_its_edge(window):
     image = window.canvas.grab().toImage()
     edge, paper = image.pixelColor(0, image.height() // 2), image.pixelColor(image.width() // 2, 2)

@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 import pytest
 from PySide6.QtCore import QThread
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistdesk import paths
 from mnistdesk.gui.app import configure_pyqtgraph
@@ -388,6 +388,27 @@ def test_a_picked_dataset_file_is_checked_at_once_and_named_by_its_file(window, 
     panel.dataset.activated.emit(own)
     assert panel.dataset.currentData() == str(mine) and panel.dataset.currentText() == "my digits.npz"
     assert panel.dataset.toolTip() == str(mine) and len(critical) == 1
+
+
+def test_the_train_panels_controls_stay_put_when_its_texts_wrap(window, qtbot):
+    """The Epochs row sat 171, 162 or 155 px down as the status and figures wrapped to more lines.
+    The texts of a run fit one line of the column, down to a 1024-pixel-wide window."""
+    window.resize(1024, 640)
+    panel = window.training.panel
+    qtbot.waitUntil(lambda: panel.epochs.isVisible(), timeout=2000)
+
+    def epochs_row() -> int:
+        QApplication.processEvents()
+        return panel.epochs.mapTo(window, panel.epochs.rect().topLeft()).y()
+
+    idle = epochs_row()
+    panel.show_batch({"progress": 4.5, "epochs": 40, "epoch": 5, "batch": 29, "steps": 29, "eta_s": 41, "samples_per_s": 13070, "loss": 0.2139, "accuracy": 0.946})
+    training = epochs_row()
+    assert training == idle
+    panel.set_running(True, paused=True)
+    assert epochs_row() == training and panel.status.text() == "Paused at epoch 5/40 · batch 29/29"
+    window.training._report("Done in 17 s · test 96.40%", done=1)
+    assert epochs_row() == training
 
 
 def test_an_invalid_npz_is_reported_without_offering_the_sample(window, qtbot, monkeypatch, tmp_path):

@@ -157,8 +157,9 @@ class MainWindow(QMainWindow):
         self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # names come from model files
         self.tensorflow_label = QLabel("TensorFlow: not loaded")
         self.tensorflow_label.setToolTip("TensorFlow is only needed for training; drawing and predicting run in numpy.")
-        self.statusBar().addPermanentWidget(self.model_label)
-        self.statusBar().addPermanentWidget(self.tensorflow_label)
+        for label in (self.model_label, self.tensorflow_label):  # a rule and room before each: a long message is cut, not run on into it
+            label.setStyleSheet("QLabel { border: none; border-left: 1px solid #a8a8a8; padding-left: 6px; margin-left: 4px; }")
+            self.statusBar().addPermanentWidget(label)
 
         self.prediction_timer = QTimer(self)
         self.prediction_timer.setSingleShot(True)

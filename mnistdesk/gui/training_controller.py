@@ -327,7 +327,7 @@ class TrainingController(QObject):
             return
         validation = f"validation {metadata['validation_accuracy']:.2%}, " if "validation_accuracy" in metadata else ""
         summary = f"Done in {metadata['train_seconds']:.0f} s: {validation}test {metadata['test_accuracy']:.2%}"
-        self._report(summary, f"{summary} — File → Save model as… keeps it", done=1)
+        self._report(f"Done in {metadata['train_seconds']:.0f} s · test {metadata['test_accuracy']:.2%}", f"{summary} — File → Save model as… keeps it", done=1)
         self.model_trained.emit(self.worker.model, metadata)
 
     def _on_worker_stopped(self, metadata: dict) -> None:
@@ -344,7 +344,7 @@ class TrainingController(QObject):
         """Your handwriting and the test split, before → after, on the status line and the Teach panel."""
         tuning = metadata["fine_tune"]
         summary = f"{how} in {metadata['train_seconds']:.0f} s: " + fine_tuning_summary(tuning, metadata["test_accuracy"])
-        self._report(f"{how} in {metadata['train_seconds']:.0f} s (scores in the Teach panel)", f"{summary} — File → Save model as… keeps it", done)
+        self._report(f"{how} in {metadata['train_seconds']:.0f} s · scores in Teach", f"{summary} — File → Save model as… keeps it", done)
         self.fine_tuned.emit(summary)
 
     def _report(self, text: str, message: str | None = None, done: float | None = None) -> None:

@@ -125,6 +125,7 @@ class TrainPanel(QWidget):
         self.progress.setMaximumHeight(10)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
+        self.detail.setToolTip("Training loss and accuracy over the latest batches, and training digits per second")
         for widget in (self.status, self.progress, self.detail):  # opaque: a change repaints it, not the panel and dock behind it
             widget.setAutoFillBackground(True)
         self.last_batch: dict | None = None
@@ -236,8 +237,9 @@ class TrainPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setValue(round(1000 * info["progress"] / info["epochs"]))
         where = f"Epoch {info['epoch']}/{info['epochs']} · batch {info['batch']}/{info['steps']}"
-        self.status.setText(f"Paused · {where} · Resume goes on" if self.paused else f"{where} · ETA {format_eta(info['eta_s'])}")
-        self.detail.setText(f"{info['samples_per_s']:,.0f} samples/s · loss {info.get('loss', float('nan')):.4f} · accuracy {info.get('accuracy', float('nan')):.1%}")
+        # Each text fits one line of the column at 1024 px wide: a wrapped line moved the controls above.
+        self.status.setText(f"Paused at {where[0].lower()}{where[1:]}" if self.paused else f"{where} · ETA {format_eta(info['eta_s'])}")
+        self.detail.setText(f"loss {info.get('loss', float('nan')):.4f} · accuracy {info.get('accuracy', float('nan')):.1%} · {info['samples_per_s']:,.0f}/s")
 
 
 class CurvesPanel(pg.GraphicsLayoutWidget):
