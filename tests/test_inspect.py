@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistdesk import paths
 from mnistdesk.engine import Engine, load_predictor
@@ -80,6 +80,26 @@ def test_clicking_a_cell_lists_its_digits_most_confident_first(window, qtbot, kn
     assert [gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(2)] == [1, 0]
     assert gallery.item(0).text() == "95%" and "true 4, predicted 9" in gallery.item(0).toolTip()
     assert "2 digits 4 read as 9" in window.mistakes.gallery.caption.text()
+
+
+def test_the_matrix_numbers_fit_their_rows_in_a_small_window(window, qtbot, known_score):
+    """At 1024×640 (and 1280×800) rows of ~11 px held 13 px numbers: they ran into each other
+    and the bottom row's into the axis."""
+    from PySide6.QtGui import QFontInfo
+
+    window.test_scorer.cancel()
+    window.resize(1024, 640)
+    window._show_dock(window.docks["mistakes"])
+    window.session.set_score(known_score)
+    matrix = window.mistakes.matrix
+    qtbot.waitUntil(lambda: matrix.plot.isVisible(), timeout=2000)
+    QApplication.processEvents()
+    view = matrix.plot.getPlotItem().vb
+    row_px = view.mapViewToScene(QPointF(0, 1)).y() - view.mapViewToScene(QPointF(0, 0)).y()
+    assert row_px < 20, "the window is not small enough to tell"
+    number = matrix.counts[4][9]
+    assert QFontInfo(number.textItem.font()).pixelSize() <= row_px
+    assert "\n" not in matrix.title.text() and matrix.title.height() < 2 * matrix.title.fontMetrics().lineSpacing()
 
 
 def test_clicking_a_thumbnail_puts_that_digit_on_the_canvas(window, qtbot, sample):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -31,6 +31,7 @@ from mnistdesk.inspection import TRANSFORM_RANGES, SplitScore, Transform, activa
 #: Ten colours told apart easily (Matplotlib's tab10), one per class in the line plots.
 CLASS_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 MAX_THUMBNAILS = 200
+MATRIX_TEXT_MIN_PX, MATRIX_TEXT_MAX_PX = 7, 13  # a confusion-matrix number, fitted to its row
 THUMBNAIL_PX = 56
 REFRESH_MS = 200  # re-scoring the history or a sweep waits until the drawing has settled this long
 CAPTION = (90, 90, 90)
@@ -72,15 +73,17 @@ class ConfusionPanel(QWidget):
         self.plot.addItem(self.image)
         self.counts = [[self._text((col, row), (0.5, 0.5)) for col in range(10)] for row in range(10)]
         self.accuracies = [self._text((10.0, row), (0.0, 0.5)) for row in range(10)]
-        self._text((10.0, -0.9), (0.0, 0.5)).setText("acc.")
+        self.header = self._text((10.0, -0.9), (0.0, 0.5))
+        self.header.setText("acc.")
         self.selected = pg.QtWidgets.QGraphicsRectItem(0, 0, 1, 1)
-        self.selected.setPen(pg.mkPen((230, 120, 40), width=3, cosmetic=True))
+        self.selected.setPen(pg.mkPen((230, 120, 40), width=2, cosmetic=True))
         self.selected.setVisible(False)
         self.plot.addItem(self.selected)
         self.plot.setXRange(-0.5, 11.6, padding=0)
         self.plot.setYRange(-1.2, 9.5, padding=0)
         self.set_class_names([str(d) for d in range(10)])
         self.plot.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+        self.plot.getPlotItem().vb.sigResized.connect(self._fit_text)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
@@ -91,6 +94,15 @@ class ConfusionPanel(QWidget):
         item.setPos(*position)
         self.plot.addItem(item)
         return item
+
+    def _fit_text(self) -> None:
+        """Numbers no taller than their row: in a short dock, rows of ~11 px ran their numbers
+        into each other and the bottom row's into the axis."""
+        row = self.plot.getPlotItem().vb.height() / (9.5 + 1.2)  # the Y range's rows, header included
+        font = QFont(self.font())
+        font.setPixelSize(int(np.clip(0.8 * row, MATRIX_TEXT_MIN_PX, MATRIX_TEXT_MAX_PX)))
+        for item in [item for line in self.counts for item in line] + self.accuracies + [self.header]:
+            item.setFont(font)
 
     def set_class_names(self, names: Sequence[str]) -> None:
         ticks = [[(i, name[:6]) for i, name in enumerate(names)]]
@@ -114,7 +126,7 @@ class ConfusionPanel(QWidget):
                 _set_text(self.counts[row][col], str(counts[row, col]) if counts[row, col] else "", (255, 255, 255) if dark else (30, 30, 30))
         for item, accuracy in zip(self.accuracies, per_class_accuracy(counts)):
             _set_text(item, "–" if np.isnan(accuracy) else f"{accuracy:.0%}")
-        self.title.setText(f"{score.split[:1].upper()}{score.split[1:]}: {len(score.labels)} digits, accuracy {score.accuracy():.1%}. Click a cell to see its digits.")
+        self.title.setText(f"{score.split[:1].upper()}{score.split[1:]}: {len(score.labels)} digits, accuracy {score.accuracy():.1%}")  # one line: rows get the room
 
     def show_selection(self, true: int, predicted: int) -> None:
         self.selected.setRect(predicted - 0.5, true - 0.5, 1, 1)
