@@ -549,10 +549,15 @@ class MainWindow(QMainWindow):
         keeping too (a wrong key must not leave a mislabelled drawing behind)."""
         kept, self.kept_last = self.kept_last, None
         self.canvas.undo()
-        if kept is not None:
+        if kept is None:
+            return
+        try:
             self.personal.remove(kept)
-            self._refresh_teach()
-            self.statusBar().showMessage(f"Took back the drawing kept as a {kept.label}: it is on the canvas again", 5000)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot take the drawing back", plain(f"Could not delete {kept.drawing}: {error.strerror or error}"))
+            return
+        self._refresh_teach()
+        self.statusBar().showMessage(f"Took back the drawing kept as a {kept.label}: it is on the canvas again", 5000)
 
     def open_image(self, path: Path) -> bool:
         try:

@@ -42,8 +42,6 @@ ARCHITECTURE_TIPS = {
 TRAIN_COLOURS = {"loss": (200, 80, 40), "accuracy": (40, 110, 190)}
 VALIDATION_COLOUR = (30, 30, 30)
 LEGEND_GREY = (110, 110, 110)
-
-
 DATASET_TIP = (
     "Pen drawings: real handwriting by 30 people, drawn as on this canvas; tested on 8 writers never trained on.\n"
     "MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets"
@@ -236,9 +234,9 @@ class TrainPanel(QWidget):
         self.last_batch = info
         self.progress.setRange(0, 1000)
         self.progress.setValue(round(1000 * info["progress"] / info["epochs"]))
-        where = f"Epoch {info['epoch']}/{info['epochs']} · batch {info['batch']}/{info['steps']}"
+        step = f"{info['epoch']}/{info['epochs']} · batch {info['batch']}/{info['steps']}"
         # Each text fits one line of the column at 1024 px wide: a wrapped line moved the controls above.
-        self.status.setText(f"Paused at {where[0].lower()}{where[1:]}" if self.paused else f"{where} · ETA {format_eta(info['eta_s'])}")
+        self.status.setText(f"Paused at epoch {step}" if self.paused else f"Epoch {step} · ETA {format_eta(info['eta_s'])}")
         self.detail.setText(f"loss {info.get('loss', float('nan')):.4f} · accuracy {info.get('accuracy', float('nan')):.1%} · {info['samples_per_s']:,.0f}/s")
 
 
