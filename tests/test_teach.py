@@ -74,6 +74,17 @@ def test_ctrl_z_right_after_a_digit_key_takes_the_keeping_back(make_window, qtbo
     assert entry.label == 7 and window.canvas.is_empty()
 
 
+def test_taking_a_kept_drawing_back_from_a_folder_that_refuses_says_so(make_window, qtbot, tmp_path, monkeypatch):
+    window = make_window()
+    draw(window.canvas, SEVEN, steps=20)
+    assert window.label_drawing(4)
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args[2]))
+    monkeypatch.setattr(window.personal, "remove", lambda entry: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    window.undo_stroke()
+    assert not window.canvas.is_empty() and len(warned) == 1 and "Permission denied" in warned[0]
+
+
 def test_labelling_an_empty_canvas_keeps_nothing_and_says_why(make_window, qtbot, tmp_path):
     window = make_window()
     window.teach.label_buttons[3].click()
