@@ -102,6 +102,22 @@ def test_the_matrix_numbers_fit_their_rows_in_a_small_window(window, qtbot, know
     assert "\n" not in matrix.title.text() and matrix.title.height() < 2 * matrix.title.fontMetrics().lineSpacing()
 
 
+def test_the_gallery_shows_a_cells_digits_without_scrolling(window, qtbot, sample):
+    """At 1280×800 the gallery had a third of the panel: one and a half rows, two digits a row."""
+    window.test_scorer.cancel()
+    window.resize(1280, 800)
+    window._show_dock(window.docks["mistakes"])
+    images, labels = sample.x_test[:200], sample.y_test[:200]
+    read_as = np.where(labels == 7, 1, labels)  # every 7 read as a 1
+    window.session.set_score(SplitScore("test split", images, labels, np.eye(10, dtype=np.float32)[read_as]))
+    window.session.select_cell(7, 1)
+    gallery = window.mistakes.gallery.list
+    qtbot.waitUntil(lambda: gallery.count() >= 4, timeout=2000)
+    QApplication.processEvents()
+    seen = [i for i in range(gallery.count()) if gallery.viewport().rect().contains(gallery.visualItemRect(gallery.item(i)))]
+    assert len(seen) >= min(gallery.count(), 6), f"{len(seen)} of {gallery.count()} digits in sight"
+
+
 def test_clicking_a_thumbnail_puts_that_digit_on_the_canvas(window, qtbot, sample):
     window.test_scorer.cancel()
     window._show_dock(window.docks["mistakes"])

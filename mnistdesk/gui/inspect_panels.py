@@ -32,6 +32,7 @@ from mnistdesk.inspection import TRANSFORM_RANGES, SplitScore, Transform, activa
 CLASS_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 MAX_THUMBNAILS = 200
 MATRIX_TEXT_MIN_PX, MATRIX_TEXT_MAX_PX = 7, 13  # a confusion-matrix number, fitted to its row
+MATRIX_SHARE = 55  # percent of the Mistakes panel's width; the gallery has the rest
 THUMBNAIL_PX = 56
 REFRESH_MS = 200  # re-scoring the history or a sweep waits until the drawing has settled this long
 CAPTION = (90, 90, 90)
@@ -211,6 +212,7 @@ class MistakesPanel(QSplitter):
         self.addWidget(self.gallery)
         self.setStretchFactor(0, 1)
         self.setStretchFactor(1, 1)
+        self.setSizes([MATRIX_SHARE, 100 - MATRIX_SHARE])  # by their size hints the gallery got a third: one and a half rows of digits
         self.setChildrenCollapsible(False)
 
     def set_class_names(self, names: Sequence[str]) -> None:
