@@ -137,12 +137,14 @@ def build_model(architecture: str = "lean", optimizer: str | None = None, learni
         ],
     }
     model = keras.Sequential([keras.Input((28, 28, 1)), *stacks[architecture]], name=architecture)
-    compile_model(model, optimizer or DEFAULT_OPTIMIZER[architecture], learning_rate, STEPS_PER_EXECUTION.get(architecture, 1))
+    compile_model(model, optimizer or DEFAULT_OPTIMIZER[architecture], learning_rate)
     return model
 
 
-def compile_model(model: Any, optimizer: str, learning_rate: float | None = None, steps_per_execution: int = 1) -> None:
-    """(Re)compile with a fresh optimizer; sparse labels, accuracy metric."""
+def compile_model(model: Any, optimizer: str, learning_rate: float | None = None) -> None:
+    """(Re)compile with a fresh optimizer; sparse labels, accuracy metric; as many batches a
+    call as its architecture (the model's name) runs. A model read from a file comes
+    uncompiled, so a continued one is compiled here too."""
     import keras
 
     if optimizer not in OPTIMIZERS:
@@ -153,7 +155,7 @@ def compile_model(model: Any, optimizer: str, learning_rate: float | None = None
         "rmsprop": lambda: keras.optimizers.RMSprop(rate),
         "sgd": lambda: keras.optimizers.SGD(rate, momentum=0.9),
     }[optimizer]()
-    model.compile(optimizer=instance, loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=steps_per_execution)
+    model.compile(optimizer=instance, loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION.get(model.name, 1))
 
 
 def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:

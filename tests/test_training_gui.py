@@ -183,6 +183,13 @@ def window(quick_training_window):
     return quick_training_window
 
 
+def train_once(window, qtbot) -> None:
+    """A quick run to its end: the window then holds a trained, unsaved model."""
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+
+
 def test_train_button_trains_and_the_drawing_is_rescored_live(window, qtbot, sample):
     window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
     scored = []
@@ -255,9 +262,7 @@ def test_closing_mid_training_exits_well_within_two_seconds(window, qtbot):
 
 
 def test_saving_a_trained_model_then_reopening_it(window, qtbot, tmp_path):
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     target = tmp_path / "mine.keras"
     assert window.save_model_to(target)
     assert not window.unsaved and read_metadata(target)["architecture"] == "dense"
@@ -290,9 +295,7 @@ def test_yes_to_the_sample_trains_on_it_once(window, qtbot, monkeypatch):
     panel.epochs.setValue(1)
     panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
     window.training.run_started.connect(runs.append)
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     qtbot.wait(300)
     assert asked == ["Dataset unavailable"] and panel.dataset.currentData() == "sample"
     assert [run["dataset"] for run in runs] == ["sample"] and not window.training.is_running()
@@ -301,9 +304,7 @@ def test_yes_to_the_sample_trains_on_it_once(window, qtbot, monkeypatch):
 
 def test_yes_to_the_sample_asks_about_the_unsaved_model_once(window, qtbot, monkeypatch):
     """Train new asked Save/Discard, then the offline dialog's Yes asked it again."""
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     questions = []
     monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Discard)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
@@ -318,9 +319,7 @@ def test_yes_to_the_sample_asks_about_the_unsaved_model_once(window, qtbot, monk
 
 def test_yes_to_the_sample_after_continue_continues_the_model(window, qtbot, monkeypatch):
     """Continue offline, then Yes: the model in use trains on; it started a fresh network instead."""
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     first = window.trained_model
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
     panel = window.training.panel
@@ -335,9 +334,7 @@ def test_yes_to_the_sample_after_continue_continues_the_model(window, qtbot, mon
 
 def test_opening_a_broken_model_file_does_not_ask_about_the_unsaved_model_first(window, qtbot, monkeypatch, tmp_path):
     """Save/Discard was asked, then the file turned out not to be a model: Discard discarded nothing."""
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     questions, warnings = [], []
     monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Discard)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
@@ -352,9 +349,7 @@ def test_the_train_panel_reports_the_run_until_another_model_is_opened(window, q
     """After Restore shipped model the panel still said "Stopped: test accuracy 96.40% so far"
     beside the shipped model; a finished run's bar was left empty by its scoring phase."""
     panel = window.training.panel
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     assert panel.status.text().startswith("Done") and panel.progress.value() == panel.progress.maximum()
     window.unsaved = False
     assert window.open_model(paths.SHIPPED_MODEL_PATH)
@@ -426,9 +421,7 @@ def test_an_invalid_npz_is_reported_without_offering_the_sample(window, qtbot, m
 
 
 def test_train_new_asks_before_replacing_an_unsaved_model(window, qtbot, monkeypatch):
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     trained = window.trained_model
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.Cancel)
@@ -439,9 +432,7 @@ def test_train_new_asks_before_replacing_an_unsaved_model(window, qtbot, monkeyp
 
 
 def test_continue_trains_the_model_in_use_and_carries_the_curves_on(window, qtbot):
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     first = window.trained_model
     points = window.training.curves.buffers["loss"].size
     window.training.panel.epochs.setValue(1)
@@ -495,9 +486,7 @@ def test_validation_is_held_out_and_test_scored_once(window, qtbot):
 def test_the_tensorboard_option_writes_a_log_folder_per_run(window, qtbot, tmp_path):
     window.settings.setValue("train/log_dir", str(tmp_path / "logs"))
     window.training.panel.tensorboard.setChecked(True)
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     (run,) = (tmp_path / "logs").iterdir()
     assert run.name.startswith("dense-tiny-") and list((run / "validation").glob("events.out.tfevents.*"))
 
@@ -520,9 +509,7 @@ def test_progress_text_is_readable_in_busy_phases_and_paused(window, qtbot):
 
 
 def test_closing_with_an_unsaved_model_asks_first(window, qtbot, monkeypatch):
-    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
-        window.training.start()
-    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    train_once(window, qtbot)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.Cancel)
     assert not window.close()

@@ -359,8 +359,8 @@ class MainWindow(QMainWindow):
             except ModelFileError as error:
                 self._on_model_open_failed(Path(path), str(error), quiet)
                 return False
-            if not self._confirm_discard():
-                return False
+        if not (quiet or self._may_replace_model()):
+            return False
         if self.model_loader_thread is not None:  # one load at a time
             if not self.model_loader_thread.wait(wait_ms):
                 self.statusBar().showMessage(f"Still opening {self.model_loader.path.name}…", 4000)
@@ -760,7 +760,8 @@ class MainWindow(QMainWindow):
 
     def _on_session_example_chosen(self, image: np.ndarray) -> None:
         """A digit from the gallery goes into the canvas as an opened image would (undoable)."""
-        self.canvas.set_background(normalize(image), model_input=normalize(image))
+        digit = normalize(image)
+        self.canvas.set_background(digit, model_input=digit)
         self.statusBar().showMessage("A digit from the confusion matrix is in the canvas, given to the model as it is; Ctrl+Z brings your drawing back", 5000)
 
     def _on_history_refresh_wanted(self) -> None:

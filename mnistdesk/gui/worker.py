@@ -223,7 +223,7 @@ class TrainingWorker(QObject):
     def _starting_model(self) -> Any:
         """A fresh model, or the one to continue: it keeps its optimizer's state (at the run's
         learning rate) unless it has none (read from a file) or the run asks for another one."""
-        from mnistdesk.models import STEPS_PER_EXECUTION, compile_model, load_model
+        from mnistdesk.models import compile_model, load_model
         from mnistdesk.training import new_model
 
         if self.start_from is None:
@@ -233,9 +233,7 @@ class TrainingWorker(QObject):
         model = load_model(self.start_from) if isinstance(self.start_from, (str, os.PathLike)) else self.start_from
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None or optimizer.name.lower() != self.config.resolved_optimizer():
-            # A model read from a file comes uncompiled: as many batches a call as its architecture runs.
-            per_call = STEPS_PER_EXECUTION.get(self.config.architecture, model.steps_per_execution)
-            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate, per_call)
+            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate)
         elif self.config.learning_rate is not None:
             model.optimizer.learning_rate.assign(self.config.learning_rate)
         return model
