@@ -65,11 +65,11 @@ def main() -> int:
     from PySide6.QtCore import QPoint, QSettings, Qt
     from PySide6.QtTest import QTest
 
-    from mnistdesk.data import load_dataset
-    from mnistdesk.engine import Engine
+    from mnistdesk.data.datasets import load_dataset
+    from mnistdesk.net.engine import Engine
     from mnistdesk.gui.app import create_app
     from mnistdesk.gui.main_window import MainWindow
-    from mnistdesk.inspection import SplitScore
+    from mnistdesk.explain.inspection import SplitScore
 
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     app = create_app()

@@ -90,9 +90,9 @@ def window_runs(runs: int, folder: str) -> dict:
 
 
 def api_runs(runs: int) -> dict:
-    from mnistdesk.data import load_dataset
-    from mnistdesk.models import TrainConfig
-    from mnistdesk.training import train
+    from mnistdesk.data.datasets import load_dataset
+    from mnistdesk.net.models import TrainConfig
+    from mnistdesk.net.training import train
 
     dataset = load_dataset("sample")
     config = TrainConfig("lean", "sample", epochs=1)
@@ -106,7 +106,7 @@ def api_runs(runs: int) -> dict:
 
 
 def long_run(epochs: int, folder: str) -> dict:
-    from mnistdesk.data import load_dataset
+    from mnistdesk.data.datasets import load_dataset
 
     sample = load_dataset("sample")
     npz = os.path.join(folder, "small.npz")

@@ -24,15 +24,16 @@ sys.path.insert(0, str(ROOT))
 import mnistdesk  # noqa: E402,F401  (before numpy, as in the app: it keeps numpy's BLAS to one thread)
 import numpy as np  # noqa: E402
 
-from mnistdesk import paths, pen  # noqa: E402
-from mnistdesk.data import load_dataset  # noqa: E402
-from mnistdesk.drawn import drawn_inputs, redraw  # noqa: E402
-from mnistdesk.engine import Engine, load_predictor  # noqa: E402
-from mnistdesk.evaluation import evaluate  # noqa: E402
-from mnistdesk.models import read_metadata  # noqa: E402
-from mnistdesk.preprocess import preprocess  # noqa: E402
-from mnistdesk.saliency import Saliency  # noqa: E402
-from mnistdesk.strokes import strokes_input  # noqa: E402
+from mnistdesk.base import paths  # noqa: E402
+from mnistdesk.data import pen  # noqa: E402
+from mnistdesk.data.datasets import load_dataset  # noqa: E402
+from mnistdesk.data.drawn import drawn_inputs, redraw  # noqa: E402
+from mnistdesk.net.engine import Engine, load_predictor  # noqa: E402
+from mnistdesk.net.evaluation import evaluate  # noqa: E402
+from mnistdesk.net.models import read_metadata  # noqa: E402
+from mnistdesk.ink.preprocess import preprocess  # noqa: E402
+from mnistdesk.explain.saliency import Saliency  # noqa: E402
+from mnistdesk.ink.strokes import strokes_input  # noqa: E402
 
 
 def median_ms(samples: list[float]) -> float:
@@ -47,7 +48,7 @@ def timed(function) -> float:
 
 def bench_prediction(rounds: int) -> dict:
     """The live path (numpy engine) against Keras's single-image predict, interleaved."""
-    from mnistdesk.models import load_model
+    from mnistdesk.net.models import load_model
 
     engine = load_predictor(paths.SHIPPED_MODEL_PATH)
     model = load_model(paths.SHIPPED_MODEL_PATH)
@@ -184,7 +185,7 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) ->
     results["fit_app_over_plain_ratios_cnn"] = [round(r, 3) for r in ratios]
     import keras
 
-    from mnistdesk.training import TensorBoardLogger
+    from mnistdesk.net.training import TensorBoardLogger
 
     assert TensorBoardLogger.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end, "the logger must not hook every batch"
     timings = train_probe(folder, "tensorboard", "sample", "--architecture", "lean", "--pairs", str(tensorboard_pairs))
@@ -216,8 +217,8 @@ def bench_scrubber_memory(epochs: int = 200) -> dict:
     """The epoch store after a long run of the biggest network (cnn, 3.2M weights: 13 MB an
     epoch) validating on MNIST's 6,000 held-out digits, simulated with real-size arrays: bytes
     held in memory, bytes spilled to disk, epochs still reachable."""
-    from mnistdesk.epochs import EpochStore
-    from mnistdesk.models import build_model
+    from mnistdesk.explain.epochs import EpochStore
+    from mnistdesk.net.models import build_model
 
     engine = Engine.from_keras_model(build_model("cnn"))
     probabilities = np.full((6000, 10), 0.1, np.float32)
@@ -268,9 +269,9 @@ def bench_finetune() -> dict:
     20 of their drawings (2 of each digit) are the personal set, the default fine-tuning starts
     from the shipped model, and the writer's other drawings are scored before and after, with
     the sample's test digits. Reported as means over the writers, and the weakest writer."""
-    from mnistdesk.finetune import fine_tune
-    from mnistdesk.models import load_model
-    from mnistdesk.personal import LabelledImages
+    from mnistdesk.net.finetune import fine_tune
+    from mnistdesk.net.models import load_model
+    from mnistdesk.data.personal import LabelledImages
 
     predictor = load_predictor(paths.SHIPPED_MODEL_PATH)
     mix = load_dataset(read_metadata(paths.SHIPPED_MODEL_PATH).get("dataset", "sample"))

@@ -42,8 +42,8 @@ def peak_rss_mb() -> float:
 
 
 def plain(npz: str, config) -> dict:
-    from mnistdesk.data import load_dataset
-    from mnistdesk.training import fit, new_model
+    from mnistdesk.data.datasets import load_dataset
+    from mnistdesk.net.training import fit, new_model
 
     dataset = load_dataset(npz)
     model = new_model(config)
@@ -59,8 +59,8 @@ def tensorboard(npz: str, config, pairs: int) -> dict:
     training step and see the same machine load."""
     import tempfile
 
-    from mnistdesk.data import load_dataset
-    from mnistdesk.training import TensorBoardLogger, fit, new_model
+    from mnistdesk.data.datasets import load_dataset
+    from mnistdesk.net.training import TensorBoardLogger, fit, new_model
 
     dataset = load_dataset(npz)
     model = new_model(config)
@@ -318,7 +318,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="draw mode: seconds of drawing idle, then as long while training")
     parser.add_argument("--pairs", type=int, default=5, help="tensorboard mode: paired runs with and without the logger")
     args = parser.parse_args()
-    from mnistdesk.models import TrainConfig
+    from mnistdesk.net.models import TrainConfig
 
     config = TrainConfig(args.architecture, args.npz, epochs=args.epochs, batch_size=128, optimizer="rmsprop" if args.architecture == "dense" else None, seed=0)
     if args.mode == "draw":

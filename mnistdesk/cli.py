@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mnistdesk import __version__, paths
-from mnistdesk.data import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
-from mnistdesk.imagefile import ImageFileError
-from mnistdesk.files import replacing
-from mnistdesk.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, fine_tuning_summary, TrainConfig, check_model_target, read_metadata_checked, save_model
-from mnistdesk.preprocess import MODES
+from mnistdesk import __version__
+from mnistdesk.base import paths
+from mnistdesk.base.files import replacing
+from mnistdesk.data.datasets import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
+from mnistdesk.ink.imagefile import ImageFileError
+from mnistdesk.ink.preprocess import MODES
+from mnistdesk.net.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, fine_tuning_summary, read_metadata_checked, save_model
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -134,15 +135,15 @@ def _run_gui(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from mnistdesk.data import load_dataset
+    from mnistdesk.data.datasets import load_dataset
 
     out = args.out or Path(f"{args.model}-{Path(str(args.dataset)).stem}.keras")
     check_model_target(out)  # before the data and the training, not after an hour of it
     dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
     held_out = round(args.validation_split * len(dataset.x_train))
     print(f"training {args.model} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
-    from mnistdesk.live import TrainingControl
-    from mnistdesk.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
+    from mnistdesk.net.live import TrainingControl
+    from mnistdesk.net.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
 
     config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed, args.validation_split, args.lr_schedule)
     steps = len(training_batches(dataset, config))
@@ -191,8 +192,8 @@ def _ignore(*_: Any) -> None:
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from mnistdesk.data import load_dataset
-    from mnistdesk.personal import read_labelled_folder
+    from mnistdesk.data.datasets import load_dataset
+    from mnistdesk.data.personal import read_labelled_folder
 
     check_model_target(args.out)
     drawings = read_labelled_folder(args.drawings)
@@ -201,8 +202,8 @@ def _run_finetune(args: argparse.Namespace) -> int:
     metadata, notes = read_metadata_checked(args.model)
     _print_notes(args.model, notes)
     dataset = load_dataset(args.dataset or dataset_of_model(metadata.get("dataset")))
-    from mnistdesk.finetune import FineTuneError, fine_tune, fine_tuned_metadata
-    from mnistdesk.models import load_model
+    from mnistdesk.net.finetune import FineTuneError, fine_tune, fine_tuned_metadata
+    from mnistdesk.net.models import load_model
 
     model = load_model(args.model)
     config = FineTuneConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
@@ -234,9 +235,9 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from mnistdesk.data import load_dataset
-    from mnistdesk.engine import load_predictor
-    from mnistdesk.evaluation import evaluate
+    from mnistdesk.data.datasets import load_dataset
+    from mnistdesk.net.engine import load_predictor
+    from mnistdesk.net.evaluation import evaluate
 
     predictor = load_predictor(args.model)
     metadata, notes = read_metadata_checked(args.model)
@@ -258,9 +259,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _run_classify(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from mnistdesk.engine import load_predictor
-    from mnistdesk.imagefile import load_ink
-    from mnistdesk.preprocess import preprocess
+    from mnistdesk.ink.imagefile import load_ink
+    from mnistdesk.ink.preprocess import preprocess
+    from mnistdesk.net.engine import load_predictor
 
     predictor = load_predictor(args.model)
     _print_notes(args.model, [predictor.note])

@@ -14,7 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from mnistdesk.data import Dataset, load_dataset
+from mnistdesk.data.datasets import Dataset, load_dataset
 
 
 @pytest.fixture(autouse=True)

@@ -33,14 +33,15 @@ from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from mnistdesk import data, files, paths
+from mnistdesk.base import files, paths
+from mnistdesk.base.settings import bool_setting, float_setting, int_setting, text_list_setting, text_setting
+from mnistdesk.base.untrusted import MAX_IMAGE_PIXELS, file_problem
 from mnistdesk.cli import main
-from mnistdesk.data import DatasetError, DownloadCancelled, load_dataset
-from mnistdesk.engine import SOFTMAX_NOTE, Engine, load_predictor
-from mnistdesk.imagefile import ImageFileError, load_ink
-from mnistdesk.models import ModelFileError, check_model_file, read_metadata, read_metadata_checked, save_model, validate_metadata
-from mnistdesk.settings import bool_setting, float_setting, int_setting, text_list_setting, text_setting
-from mnistdesk.untrusted import MAX_IMAGE_PIXELS, file_problem
+from mnistdesk.data import datasets
+from mnistdesk.data.datasets import DatasetError, DownloadCancelled, load_dataset
+from mnistdesk.ink.imagefile import ImageFileError, load_ink
+from mnistdesk.net.engine import SOFTMAX_NOTE, Engine, load_predictor
+from mnistdesk.net.models import ModelFileError, check_model_file, read_metadata, read_metadata_checked, save_model, validate_metadata
 
 SHIPPED = paths.SHIPPED_MODEL_PATH
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -144,8 +145,8 @@ def test_a_kernel_declared_40000_by_40000_is_refused_from_its_shape(tmp_path):
     assert model.stat().st_size < MB
     code = f"""
 import time
-from mnistdesk.engine import load_predictor
-from mnistdesk.models import ModelFileError
+from mnistdesk.net.engine import load_predictor
+from mnistdesk.net.models import ModelFileError
 started = time.perf_counter()
 try:
     load_predictor({str(model)!r})
@@ -170,7 +171,7 @@ def test_a_layer_declared_huge_in_the_config_is_refused_before_keras_builds_it(t
 
 
 def test_a_gzip_bomb_in_the_dataset_cache_is_cut_off(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "MAX_DATASET_BYTES", MB)
+    monkeypatch.setattr(datasets, "MAX_DATASET_BYTES", MB)
     bomb = tmp_path / "train-images-idx3-ubyte.gz"
     with gzip.open(bomb, "wb") as out:
         out.write(bytes([0, 0, 8, 3]) + (10**6).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
@@ -178,7 +179,7 @@ def test_a_gzip_bomb_in_the_dataset_cache_is_cut_off(tmp_path, monkeypatch):
             out.write(bytes(MB))
     tracemalloc.start()
     with pytest.raises(ValueError, match="unpacks to over 1.0 MiB"):
-        data._read_idx(bomb)
+        datasets._read_idx(bomb)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 4 * MB
@@ -224,7 +225,7 @@ def tiny_arrays(tiny):
 def test_an_npy_header_claiming_146_gib_is_refused_before_allocating(tmp_path, tiny_arrays):
     path = write_npz(tmp_path / "liar.npz", tiny_arrays, {"x_train": (200_000_000, 28, 28)})
     code = f"""
-from mnistdesk.data import load_dataset, DatasetError
+from mnistdesk.data.datasets import load_dataset, DatasetError
 try:
     load_dataset({str(path)!r})
 except DatasetError as error:
@@ -677,7 +678,7 @@ def trickle_server(monkeypatch):
         return opener.open(url, *args, **kwargs)
 
     monkeypatch.setattr(urllib.request, "urlopen", local_only)
-    monkeypatch.setattr(data, "KERAS_ORIGIN", f"http://127.0.0.1:{server.server_address[1]}/")
+    monkeypatch.setattr(datasets, "KERAS_ORIGIN", f"http://127.0.0.1:{server.server_address[1]}/")
     yield server
     server.closing.set()
     server.shutdown()
@@ -685,7 +686,7 @@ def trickle_server(monkeypatch):
 
 
 def test_a_stalled_download_fails_within_its_stall_window(trickle_server, monkeypatch, keras_home):
-    monkeypatch.setattr(data, "STALL_WINDOW_S", 1.0)
+    monkeypatch.setattr(datasets, "STALL_WINDOW_S", 1.0)
     started = time.perf_counter()
     with pytest.raises(DatasetError, match="the connection stalled") as failure:
         load_dataset("mnist")
@@ -695,9 +696,9 @@ def test_a_stalled_download_fails_within_its_stall_window(trickle_server, monkey
 
 def test_a_slow_download_fails_at_its_deadline(trickle_server, monkeypatch):
     trickle_server.chunk, trickle_server.every = 4096, 0.05  # ~80 kB/s: not stalled, too slow
-    monkeypatch.setattr(data, "STALL_WINDOW_S", 0.5)
-    monkeypatch.setattr(data, "STALL_MIN_BYTES", 1024)
-    monkeypatch.setattr(data, "DOWNLOAD_DEADLINE_S", 1.5)
+    monkeypatch.setattr(datasets, "STALL_WINDOW_S", 0.5)
+    monkeypatch.setattr(datasets, "STALL_MIN_BYTES", 1024)
+    monkeypatch.setattr(datasets, "DOWNLOAD_DEADLINE_S", 1.5)
     started = time.perf_counter()
     with pytest.raises(DatasetError, match="not finished after 2 s"):
         load_dataset("mnist")

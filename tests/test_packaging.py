@@ -46,7 +46,7 @@ def test_an_installed_wheel_evaluates_and_classifies_outside_the_checkout(wheel,
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout
 
-    where = subprocess.run([sys.executable, "-c", "import mnistdesk.paths as p; print(p.SAMPLE_PATH); print(p.SHIPPED_MODEL_PATH)"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    where = subprocess.run([sys.executable, "-c", "import mnistdesk.base.paths as p; print(p.SAMPLE_PATH); print(p.SHIPPED_MODEL_PATH)"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert all(Path(line).is_relative_to(site) and Path(line).is_file() for line in where.stdout.split()), where.stdout + where.stderr
     score = json.loads(mnistdesk("evaluate", "--dataset", "sample", "--json"))
     assert score["n"] == 1000 and score["accuracy"] > 0.95

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from mnistdesk import paths
+from mnistdesk.base import paths
 from mnistdesk.gui.main_window import MainWindow
 
 

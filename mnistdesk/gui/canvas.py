@@ -15,9 +15,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from mnistdesk import strokes as core
-from mnistdesk.data import normalize
-from mnistdesk.preprocess import SIZE, Placement
+from mnistdesk.ink import strokes as core
+from mnistdesk.ink.pixels import normalize
+from mnistdesk.ink.preprocess import SIZE, Placement
 
 PAPER = (250, 250, 247)
 INK = (20, 20, 30)

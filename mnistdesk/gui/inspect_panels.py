@@ -11,22 +11,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (
-    QComboBox,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QSlider,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
+from mnistdesk.explain.inspection import TRANSFORM_RANGES, SplitScore, Transform, activation_image, per_class_accuracy, row_normalised
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
-from mnistdesk.inspection import TRANSFORM_RANGES, SplitScore, Transform, activation_image, per_class_accuracy, row_normalised
 
 #: Ten colours told apart easily (Matplotlib's tab10), one per class in the line plots.
 CLASS_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]

@@ -10,25 +10,15 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, QStandardPaths, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDockWidget,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressDialog,
-    QPushButton,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressDialog, QPushButton, QToolButton, QVBoxLayout, QWidget
 
-from mnistdesk import __version__, paths
-from mnistdesk.data import normalize
-from mnistdesk.engine import Engine, Predictor
-from mnistdesk.epochs import epoch_metadata
+from mnistdesk import __version__
+from mnistdesk.base import paths
+from mnistdesk.base.settings import bool_setting, choice_setting, int_setting, text_list_setting, text_setting
+from mnistdesk.base.untrusted import file_problem
+from mnistdesk.data.personal import PersonalDrawing, PersonalDrawings
+from mnistdesk.explain.epochs import epoch_metadata
+from mnistdesk.explain.session import SALIENCY_METHODS, Explanation, Session, bundled_test_split
 from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, DrawingCanvas
 from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.model_loader import ModelLoader, plain
@@ -38,13 +28,11 @@ from mnistdesk.gui.scrubber_panel import ScrubberPanel
 from mnistdesk.gui.teach_panel import DigitKeys, TeachPanel, drawings_count
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
-from mnistdesk.imagefile import ImageFileError, load_ink
-from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, ModelFileError, check_model_file, copy_model_file, save_model
-from mnistdesk.personal import PersonalDrawing, PersonalDrawings
-from mnistdesk.preprocess import preprocess
-from mnistdesk.session import SALIENCY_METHODS, Explanation, Session, bundled_test_split
-from mnistdesk.settings import bool_setting, choice_setting, int_setting, text_list_setting, text_setting
-from mnistdesk.untrusted import file_problem
+from mnistdesk.ink.imagefile import ImageFileError, load_ink
+from mnistdesk.ink.pixels import normalize
+from mnistdesk.ink.preprocess import preprocess
+from mnistdesk.net.engine import Engine, Predictor
+from mnistdesk.net.models import FINE_TUNE_MIN_DRAWINGS, ModelFileError, check_model_file, copy_model_file, save_model
 
 #: The window manager's title bar and borders, outside the size a window is given: without
 #: this room a first start on a 1024×640 screen put the status bar below the screen's edge.

@@ -14,8 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from mnistdesk.engine import Predictor, load_predictor
-from mnistdesk.models import ModelFileError, read_metadata_checked
+from mnistdesk.net.engine import Predictor, load_predictor
+from mnistdesk.net.models import ModelFileError, read_metadata_checked
 
 
 class ModelLoader(QObject):

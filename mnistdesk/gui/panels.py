@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QSlider, QVBoxLayout, QWidget, QWidgetAction
 
+from mnistdesk.explain.session import Explanation
 from mnistdesk.gui.canvas import DEFAULT_HEAT_OPACITY, LOWERS, RAISES
 from mnistdesk.gui.plotting import cache_axes
-from mnistdesk.session import Explanation
 
 BAR_COLOUR = (110, 140, 190)
 WINNER_COLOUR = (230, 120, 40)

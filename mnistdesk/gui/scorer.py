@@ -11,11 +11,11 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from mnistdesk.data import normalize
-from mnistdesk.engine import Predictor
-from mnistdesk.evaluation import BATCH
+from mnistdesk.explain.inspection import SplitScore
 from mnistdesk.gui.worker import wait_for_thread_exit
-from mnistdesk.inspection import SplitScore
+from mnistdesk.ink.pixels import normalize
+from mnistdesk.net.engine import Predictor
+from mnistdesk.net.evaluation import BATCH
 
 #: Loads the digits to score: (what to call them, uint8 images, labels), or None if there are none.
 SplitSource = Callable[[], "tuple[str, object, object] | None"]

@@ -9,7 +9,7 @@ import bisect
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QSlider, QWidget
 
-from mnistdesk.epochs import ScrubPosition
+from mnistdesk.explain.epochs import ScrubPosition
 
 IDLE_TIP = "Train a model (Train new or Continue) to replay it here epoch by epoch:\neach epoch's weights are kept while the run is the current one."
 SLIDER_TIP = (

@@ -1,6 +1,6 @@
 """The Teach panel: label the drawing on the canvas, review your labelled drawings, fine-tune.
 
-Only draws and forwards: the window stores the drawings (:mod:`mnistdesk.personal`) and runs
+Only draws and forwards: the window stores the drawings (:mod:`mnistdesk.data.personal`) and runs
 the fine-tuning; this panel shows them and says what the user asked for.
 """
 
@@ -12,24 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
+from mnistdesk.data.personal import PersonalDrawing
 from mnistdesk.gui.inspect_panels import digit_icon
 from mnistdesk.gui.model_loader import plain
-from mnistdesk.live import format_eta
-from mnistdesk.models import FINE_TUNE_MIN_DRAWINGS, FineTuneConfig
-from mnistdesk.personal import PersonalDrawing
+from mnistdesk.net.live import format_eta
+from mnistdesk.net.models import FINE_TUNE_MIN_DRAWINGS, FineTuneConfig
 
 THUMBNAIL_PX = 48
 HINT = "Draw a digit the model misreads, press its key (0-9) to keep it; a few of each, then Fine-tune."

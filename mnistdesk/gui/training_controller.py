@@ -14,15 +14,15 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QThread, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from mnistdesk.data import DatasetError, check_npz, dataset_of_model
-from mnistdesk.engine import Engine
-from mnistdesk.live import LIVE_REFRESH_S, Throttle
-from mnistdesk.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
-from mnistdesk.personal import LabelledImages
-from mnistdesk.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
+from mnistdesk.base.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
+from mnistdesk.data.datasets import DatasetError, check_npz, dataset_of_model
+from mnistdesk.data.personal import LabelledImages
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
 from mnistdesk.gui.worker import DATASET_UNAVAILABLE, INVALID_DATASET, FineTuning, TrainingWorker, wait_for_thread_exit
+from mnistdesk.net.engine import Engine
+from mnistdesk.net.live import LIVE_REFRESH_S, Throttle
+from mnistdesk.net.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one compiled call; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
@@ -47,7 +47,7 @@ def collect_between_runs() -> None:
     before the thread starts and once it is gone: Keras's and TensorFlow's global state is reset,
     then the previous model, which the window let go of as the run started, is collected.
     """
-    training = sys.modules.get("mnistdesk.training")
+    training = sys.modules.get("mnistdesk.net.training")
     if training is not None and not getattr(training.__spec__, "_initializing", False):  # the window's preload may be importing it
         training.release_between_runs()
     gc.collect()

@@ -8,24 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGridLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QToolTip,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QToolTip, QVBoxLayout, QWidget
 
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
-from mnistdesk.live import LIVE_REFRESH_S, CurveBuffer, format_eta, log_ticks, tile_at, tile_slices, weight_mosaic
-from mnistdesk.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS
+from mnistdesk.net.live import LIVE_REFRESH_S, CurveBuffer, format_eta, log_ticks, tile_at, tile_slices, weight_mosaic
+from mnistdesk.net.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, DEFAULT_VALIDATION_FRACTION, OPTIMIZERS
 
 DATASET_LABELS = {
     "sample": "Bundled sample (5,000 digits, offline)",

@@ -19,11 +19,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from mnistdesk.data import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
-from mnistdesk.engine import Engine
-from mnistdesk.live import Throttle, TrainingControl
-from mnistdesk.models import FineTuneConfig, ModelFileError
-from mnistdesk.personal import LabelledImages
+from mnistdesk.data.datasets import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
+from mnistdesk.data.personal import LabelledImages
+from mnistdesk.net.engine import Engine
+from mnistdesk.net.live import Throttle, TrainingControl
+from mnistdesk.net.models import FineTuneConfig, ModelFileError
 
 DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
 INVALID_DATASET = "Invalid dataset"
@@ -72,7 +72,7 @@ def yield_to_the_window() -> None:
 
 
 def _import_training() -> int:
-    importlib.import_module("mnistdesk.training")
+    importlib.import_module("mnistdesk.net.training")
     return threading.get_native_id()
 
 
@@ -150,7 +150,7 @@ class TrainingWorker(QObject):
             return
         self.status.emit("Loading TensorFlow…")
         import_training()
-        from mnistdesk.training import RunAbandoned, TensorBoardLogger, continued_history, describe, fit, split_validation, training_batches
+        from mnistdesk.net.training import RunAbandoned, TensorBoardLogger, continued_history, describe, fit, split_validation, training_batches
 
         if self.control.stop_requested:  # Stop (or closing) while TensorFlow was importing
             self.stopped.emit({})
@@ -190,8 +190,8 @@ class TrainingWorker(QObject):
     def _fine_tune(self, model: Any, dataset: Any, initial_epoch: int) -> None:
         """Fine-tune with the same live display as a run, validating on the same split.
         Emits ``finished``/``stopped`` with the fine-tuned model's metadata."""
-        from mnistdesk.finetune import EPOCH_DIGITS, epoch_steps, fine_tune, fine_tuned_metadata
-        from mnistdesk.training import RunAbandoned
+        from mnistdesk.net.finetune import EPOCH_DIGITS, epoch_steps, fine_tune, fine_tuned_metadata
+        from mnistdesk.net.training import RunAbandoned
 
         tuning = self.fine_tuning
         live = self._live_callback(epoch_steps(tuning.config), initial_epoch + tuning.config.epochs, EPOCH_DIGITS)
@@ -208,7 +208,7 @@ class TrainingWorker(QObject):
 
     def _live_callback(self, steps: int, epochs: int, samples: int) -> Any:
         """The Keras callback that turns a run's progress, epochs and weights into this worker's signals."""
-        from mnistdesk.training import LiveCallback
+        from mnistdesk.net.training import LiveCallback
 
         return LiveCallback(
             self.control,
@@ -223,8 +223,8 @@ class TrainingWorker(QObject):
     def _starting_model(self) -> Any:
         """A fresh model, or the one to continue: it keeps its optimizer's state (at the run's
         learning rate) unless it has none (read from a file) or the run asks for another one."""
-        from mnistdesk.models import compile_model, load_model
-        from mnistdesk.training import new_model
+        from mnistdesk.net.models import compile_model, load_model
+        from mnistdesk.net.training import new_model
 
         if self.start_from is None:
             self.status.emit(f"Building {self.config.architecture}…")

@@ -1,0 +1,350 @@
+"""The reference models, and saving/loading them with their metadata. No Qt.
+
+Keras (and so TensorFlow) is imported inside the functions that need it, so importing this
+module stays instant: the app can read a model's metadata and predict before TensorFlow loads.
+
+- ``dense``: the classic MLP of Chollet's MNIST write-up (98.0% on MNIST in 5 epochs).
+- ``cnn``: the classic Keras CNN recipe (>99% in 5 epochs).
+- ``lean``: the app's default: three small 3×3 convolutions with pooling; ~44k parameters, a
+  fraction of ``cnn``'s cost on a laptop CPU, and as accurate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mnistdesk import __version__
+from mnistdesk.base.files import replacing
+from mnistdesk.base.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_declared_layers, check_hdf5_arrays, check_size, check_zip_directory, file_problem, format_bytes, read_member
+
+ARCHITECTURES = ("lean", "cnn", "dense")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DEFAULT_OPTIMIZER = {"dense": "rmsprop", "cnn": "adam", "lean": "adam"}
+DEFAULT_LEARNING_RATE = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
+#: How the learning rate moves during a run: held, or falling along a half cosine towards 0.
+LR_SCHEDULES = ("constant", "cosine")
+DEFAULT_VALIDATION_FRACTION = 0.1
+#: Batches per compiled call (Keras's ``steps_per_execution``). A dense step is ~5 ms of
+#: arithmetic here, and Keras's Python around each call must also wait for Python's lock while
+#: the window paints: eight a call trained dense ~10% faster with plain ``fit`` and ~50% faster
+#: through the window. A convolutional step (25 ms and up) gains nothing. Callbacks (progress,
+#: Pause, Stop) then act every eight batches, ~40 ms.
+STEPS_PER_EXECUTION = {"dense": 8}
+PREPROCESSING_VERSION = "mnist-com-v1"
+METADATA_MEMBER = "mnistdesk.json"
+CONFIG_MEMBER = "config.json"
+WEIGHTS_MEMBER = "model.weights.h5"
+#: Room in the weights file beyond its arrays (HDF5's own bookkeeping).
+WEIGHTS_FILE_SLACK = 16 << 20
+#: Free space a save needs: the biggest model here (cnn, with its optimizer state) is ~38 MB.
+MIN_FREE_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; stored in the saved model's metadata."""
+
+    architecture: str = "lean"
+    dataset: str = "sample"
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    augment: bool = False
+    seed: int | None = None
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION  # of the training split, held out to validate each epoch
+    lr_schedule: str = "constant"
+
+    def resolved_optimizer(self) -> str:
+        return self.optimizer or DEFAULT_OPTIMIZER.get(self.architecture, "adam")
+
+    def resolved_learning_rate(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.resolved_optimizer()]
+
+
+#: Fine-tuning holds this share of the person's drawings out, to score before and after.
+FINE_TUNE_HOLD_OUT = 0.2
+#: Fewer labelled drawings cannot teach a style, nor leave one out to score it.
+FINE_TUNE_MIN_DRAWINGS = 2
+#: Of every fine-tuning epoch's digits, this share are the person's drawings (augmented repeats).
+FINE_TUNE_PERSONAL_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """Everything that decides a fine-tuning run; stored in the model's metadata."""
+
+    epochs: int = 6
+    learning_rate: float = 3e-4
+    batch_size: int = 128
+    hold_out_fraction: float = FINE_TUNE_HOLD_OUT
+    personal_share: float = FINE_TUNE_PERSONAL_SHARE
+    seed: int = 0
+
+
+def fine_tuning_summary(tuning: dict, test_accuracy: float) -> str:
+    """One line on what fine-tuning did (``tuning``: a fine-tuned model's "fine_tune" metadata)."""
+    if tuning.get("held_out"):
+        mine = f"your handwriting {tuning['before_accuracy']:.0%} → {tuning['after_accuracy']:.0%} ({tuning['held_out']} held-out drawings)"
+    else:
+        mine = "your handwriting: too few drawings to hold any out (add more for a before/after score)"
+    return f"{mine} · {tuning['dataset']} test {tuning['test_accuracy_before']:.1%} → {test_accuracy:.1%}"
+
+
+class ModelFileError(Exception):
+    """A model file is missing, not a Keras model, unsafe, or of the wrong shape."""
+
+
+def build_model(architecture: str = "lean", optimizer: str | None = None, learning_rate: float | None = None) -> Any:
+    """A compiled ``keras.Sequential`` taking (28, 28, 1) inputs in [0, 1] and giving 10 probabilities."""
+    import keras
+    from keras import layers
+
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown model {architecture!r}; use one of {', '.join(ARCHITECTURES)}")
+    stacks = {
+        "dense": [layers.Flatten(), layers.Dense(512, activation="relu"), layers.Dense(10, activation="softmax")],
+        "cnn": [
+            layers.Conv2D(32, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 2, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(1000, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ],
+        "lean": [
+            layers.Conv2D(24, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(48, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dropout(0.3),
+            layers.Dense(10, activation="softmax"),
+        ],
+    }
+    model = keras.Sequential([keras.Input((28, 28, 1)), *stacks[architecture]], name=architecture)
+    compile_model(model, optimizer or DEFAULT_OPTIMIZER[architecture], learning_rate)
+    return model
+
+
+def compile_model(model: Any, optimizer: str, learning_rate: float | None = None) -> None:
+    """(Re)compile with a fresh optimizer; sparse labels, accuracy metric; as many batches a
+    call as its architecture (the model's name) runs. A model read from a file comes
+    uncompiled, so a continued one is compiled here too."""
+    import keras
+
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+    rate = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATE[optimizer]
+    instance = {
+        "adam": lambda: keras.optimizers.Adam(rate),
+        "rmsprop": lambda: keras.optimizers.RMSprop(rate),
+        "sgd": lambda: keras.optimizers.SGD(rate, momentum=0.9),
+    }[optimizer]()
+    model.compile(optimizer=instance, loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION.get(model.name, 1))
+
+
+def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
+    """Write ``model`` and ``metadata`` to ``path`` atomically: a crash leaves the old file intact."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"{path}: model files must end in .keras")
+    with replacing(path, suffix=".keras") as tmp:  # Keras insists on the .keras suffix
+        model.save(tmp)
+        record = {"mnistdesk_version": __version__, "preprocessing": PREPROCESSING_VERSION, "saved": time.time(), **metadata}
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_MEMBER, json.dumps(record, indent=1))
+    return path
+
+
+def check_model_target(path: str | os.PathLike) -> None:
+    """Refuse, before any work, a place a model cannot be saved to: a name not ending in
+    ``.keras``, a directory or special file, a folder that cannot be written, or a disk with
+    less than :data:`MIN_FREE_BYTES` free — so an hour of training is never lost at the end."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"{path}: model files must end in .keras")
+    problem = file_problem(path)
+    if problem not in (None, "no such file", "permission denied"):  # an unreadable file can still be replaced
+        raise ModelFileError(f"{path}: cannot save a model there: {problem}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the save creates the missing folders below this one
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ModelFileError(f"{path}: cannot save a model there: the folder {folder} is not writable ({error.strerror or error})") from None
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise ModelFileError(f"{path}: cannot save a model there: only {format_bytes(free)} free on its disk, {format_bytes(MIN_FREE_BYTES)} needed")
+
+
+def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a model file atomically (temporary file, then rename)."""
+    source, target = Path(source), Path(target)
+    check_model_file(source)
+    if source.resolve() == target.resolve():
+        return target
+    with replacing(target, suffix=".keras") as tmp:
+        shutil.copyfile(source, tmp)
+    return target
+
+
+def check_model_file(path: str | os.PathLike) -> None:
+    """Fail fast, without TensorFlow, on anything but a sane ``.keras`` file: an unreadable path,
+    a non-zip, or members and weight arrays that declare more than the caps in
+    :mod:`mnistdesk.base.untrusted` (a 330 KB file can declare a 6 GB kernel)."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise ModelFileError(f"{path}: {'no such model file' if problem == 'no such file' else problem}")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a Keras model file (.keras); it may be damaged or truncated")
+    try:
+        check_zip_directory(path)
+        with zipfile.ZipFile(path) as archive:
+            _check_declared_sizes(archive)
+    except FileRefused as reason:
+        raise ModelFileError(f"{path}: {reason}") from None
+    except Exception as error:  # h5py and zipfile raise many types for crafted files
+        raise ModelFileError(f"{path}: not a Keras model file, or damaged ({type(error).__name__}: {error})") from None
+
+
+def _check_declared_sizes(archive: zipfile.ZipFile) -> None:
+    import h5py
+
+    names = set(archive.namelist())
+    if CONFIG_MEMBER not in names:
+        raise FileRefused(f"cannot load this model: it has no {CONFIG_MEMBER}, so it is not a Keras model file")
+    try:
+        check_declared_layers(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)))
+    except RecursionError:
+        raise FileRefused(f"refused: {CONFIG_MEMBER} is nested too deeply") from None
+    if METADATA_MEMBER in names:
+        check_size(METADATA_MEMBER, archive.getinfo(METADATA_MEMBER).file_size, MAX_METADATA_BYTES, "unpacks to")
+    if WEIGHTS_MEMBER in names:
+        check_size(WEIGHTS_MEMBER, archive.getinfo(WEIGHTS_MEMBER).file_size, MAX_WEIGHT_BYTES + WEIGHTS_FILE_SLACK, "unpacks to")
+        with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
+            check_hdf5_arrays(weights)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata mnistdesk stored with a model, its known fields checked (empty for models
+    from elsewhere). No TensorFlow."""
+    return read_metadata_checked(path)[0]
+
+
+def read_metadata_checked(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
+    """The checked metadata, and one note per field that was ignored because it was malformed."""
+    try:
+        check_zip_directory(path)
+        with zipfile.ZipFile(path) as archive:
+            if METADATA_MEMBER not in archive.namelist():
+                return {}, []
+            raw = read_member(archive, METADATA_MEMBER, MAX_METADATA_BYTES)
+    except FileRefused as reason:
+        return {}, [f"metadata ignored: {reason}"]
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return {}, []
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}, ["metadata ignored: it is not valid JSON"]
+    return validate_metadata(record)
+
+
+def validate_metadata(record: Any) -> tuple[dict[str, Any], list[str]]:
+    """Drop each known field whose value has the wrong type or range (a note says which), so
+    file-provided metadata can never crash a consumer; unknown fields pass through as data."""
+    if not isinstance(record, dict):
+        return {}, [f"metadata ignored: expected a JSON object, got {type(record).__name__}"]
+    clean, notes = {}, []
+    for key, value in record.items():
+        check, expected = METADATA_SCHEMA.get(key, (None, ""))
+        if check is None or check(value):
+            clean[key] = value
+        else:
+            notes.append(f"metadata field {key!r} ignored: {_preview(value)} is not {expected}")
+    return clean, notes
+
+
+def _preview(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _text(limit: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and len(value) <= limit and value.isprintable()
+
+
+def _number(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda value: _is_number(value) and low <= value <= high
+
+
+def _is_number(value: Any) -> bool:
+    # an int is finite however long (and math.isfinite would overflow on 10**400)
+    return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
+
+
+def _scalars(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, (str, bool, type(None))) or _is_number(v) for v in value.values())
+
+
+def _history(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(series, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in series) for series in value.values()
+    )
+
+
+#: Each known metadata field: its check, and what it must be (for the note when it is not).
+METADATA_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "mnistdesk_version": (_text(40), "a short text"),
+    "preprocessing": (_text(40), "a short text"),
+    "saved": (_number(0, math.inf), "a time"),
+    "architecture": (_text(80), "a name of at most 80 printable characters"),
+    "dataset": (_text(4096), "a printable name"),
+    "class_names": (lambda value: isinstance(value, list) and len(value) == 10 and all(map(_text(40), value)), "a list of 10 short names"),
+    "train_config": (_scalars, "an object of plain values"),
+    "history": (_history, "an object of number lists"),
+    "test_accuracy": (_number(0, 1), "a number between 0 and 1"),
+    "test_loss": (_number(0, math.inf), "a non-negative number"),
+    "test_n": (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count"),
+    "train_seconds": (_number(0, math.inf), "a non-negative number"),
+    "fine_tune": (_scalars, "an object of plain values"),
+}
+
+
+def load_model(path: str | os.PathLike) -> Any:
+    """Load a ``.keras`` model with ``safe_mode=True`` and check it maps 28×28 images to 10 classes."""
+    import keras
+
+    check_model_file(path)
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for bad files; the user needs one message.
+        if "safe_mode" in str(error) or "Lambda" in str(error):
+            raise ModelFileError(
+                f"{path}: refused: the model contains Python code (e.g. a Lambda layer), "
+                "which mnistdesk never runs from a file"
+            ) from None
+        raise ModelFileError(f"{path}: cannot load this model ({type(error).__name__}: {error})") from None
+    input_shape, output_shape = tuple(model.input_shape[1:]), tuple(model.output_shape[1:])
+    if input_shape not in ((28, 28), (28, 28, 1)):
+        raise ModelFileError(f"{path}: the model expects input of shape {input_shape}, not a 28×28 image")
+    if output_shape != (10,):
+        raise ModelFileError(f"{path}: the model outputs shape {output_shape}, not 10 class probabilities")
+    return model

@@ -1,0 +1,138 @@
+"""The headless CLI: train, evaluate, classify, and its answers to bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnistdesk import __version__
+from mnistdesk.cli import main
+from mnistdesk.net.models import read_metadata
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert all(word in usage for word in ("train", "evaluate", "classify"))
+
+
+def test_python_dash_m_runs_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "mnistdesk", "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"mnistdesk {__version__}"
+
+
+def test_train_then_evaluate(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "m.keras"
+    assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "2", "--batch-size", "64", "--seed", "3", "--out", str(out)]) == 0
+    progress = capsys.readouterr().err
+    assert "epoch 1/2" in progress and "epoch 2/2" in progress and "ETA" in progress
+    history = json.loads(out.with_suffix(".history.json").read_text())
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    assert read_metadata(out)["train_config"]["optimizer"] == "rmsprop"
+    assert main(["evaluate", "--model", str(out), "--dataset", str(tiny_npz), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert score["n"] == 100 and 0.5 < score["accuracy"] <= 1 and score["loss"] > 0
+    assert score["accuracy"] == pytest.approx(read_metadata(out)["test_accuracy"])
+    assert sum(map(sum, score["confusion_matrix"])) == 100
+
+
+def test_train_names_the_validation_and_test_scores_and_writes_tensorboard_logs(tmp_path, tiny_npz, capsys):
+    out = tmp_path / "m.keras"
+    args = ["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--validation-split", "0.2", "--log-dir", str(tmp_path / "logs"), "--out", str(out)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "validation accuracy" in err and "test accuracy" in err and "205 train / 51 validation / 100 test" in err
+    metadata = read_metadata(out)
+    assert metadata["validation_n"] == 51 and metadata["test_n"] == 100
+    assert metadata["train_config"]["validation_fraction"] == 0.2
+    assert list((tmp_path / "logs" / "validation").glob("events.out.tfevents.*"))
+
+
+def test_stderr_carries_only_our_own_lines(tmp_path, tiny_npz):
+    """TensorFlow's start-up noise (oneDNN, cuInit, absl) stays out of the terminal."""
+    out = tmp_path / "m.keras"
+    command = [sys.executable, "-m", "mnistdesk", "train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    ours = ("training dense", "epoch 1/1", "validation accuracy", "test accuracy")
+    assert [line for line in result.stderr.splitlines() if not line.startswith(ours)] == []
+    assert subprocess.run([*command, "--verbose"], capture_output=True, timeout=120).returncode == 0
+
+
+def test_shipped_model_scores_at_least_97_5_on_the_sample(capsys):
+    assert main(["evaluate", "--dataset", "sample", "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert score["n"] == 1000 and score["accuracy"] >= 0.975
+
+
+def test_evaluate_prints_a_confusion_table(capsys):
+    assert main(["evaluate"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "accuracy" in lines[0] and len(lines) == 12
+
+
+def test_train_on_mnist_offline_fails_fast_and_clearly(capsys):
+    started = time.perf_counter()
+    assert main(["train", "--dataset", "mnist", "--epochs", "1"]) == 1
+    assert time.perf_counter() - started < 20
+    err = capsys.readouterr().err
+    assert "--dataset sample" in err and "Traceback" not in err
+
+
+def test_train_with_bad_dataset_file_fails_clearly(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    assert main(["train", "--dataset", str(bad)]) == 1
+    assert "bad.npz: not a readable .npz" in capsys.readouterr().err
+
+
+@pytest.fixture
+def images(tmp_path, sample):
+    files = {}
+    for index in range(3):
+        digit = sample.x_test[index]
+        files[int(sample.y_test[index])] = tmp_path / f"digit{index}.png"
+        Image.fromarray(255 - np.kron(digit, np.ones((6, 6), np.uint8))).save(files[int(sample.y_test[index])])
+    return files
+
+
+def test_classify_json_gives_one_line_per_good_image(images, capsys):
+    assert main(["classify", "--json", *map(str, images.values())]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(images)
+    for line, (label, path) in zip(lines, images.items()):
+        record = json.loads(line)
+        assert record["path"] == str(path) and record["digit"] == label
+        assert len(record["probabilities"]) == 10 and sum(record["probabilities"]) == pytest.approx(1, abs=1e-4)
+
+
+def test_classify_reports_bad_files_and_still_classifies_the_rest(tmp_path, images, capsys):
+    empty, corrupt, blank = tmp_path / "empty.png", tmp_path / "corrupt.jpg", tmp_path / "blank.png"
+    empty.write_bytes(b"")
+    corrupt.write_bytes(b"\xff\xd8\xff garbage")
+    Image.new("L", (64, 64), 255).save(blank)
+    good = list(images.values())
+    status = main(["classify", "--json", str(empty), str(good[0]), str(tmp_path / "missing.png"), str(corrupt), str(blank), str(good[1])])
+    captured = capsys.readouterr()
+    assert status != 0
+    assert [json.loads(line)["path"] for line in captured.out.splitlines()] == [str(good[0]), str(good[1])]
+    errors = captured.err.splitlines()
+    assert len(errors) == 4 and "Traceback" not in captured.err
+    assert any("empty" in e for e in errors) and any("no such file" in e for e in errors) and any("no ink" in e for e in errors)
+
+
+def test_classify_with_a_garbage_model_fails_clearly(tmp_path, images, capsys):
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"garbage")
+    assert main(["classify", "--model", str(model), str(images[7] if 7 in images else next(iter(images.values())))]) == 1
+    assert "not a Keras model file" in capsys.readouterr().err

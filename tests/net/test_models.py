@@ -1,0 +1,105 @@
+"""Reference models, atomic saves with metadata, and safe loading."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from mnistdesk.base import paths
+from mnistdesk.data.augment import augment_batch
+from mnistdesk.net.engine import Engine
+from mnistdesk.net.models import ModelFileError, build_model, load_model, read_metadata, save_model
+
+
+@pytest.mark.parametrize(("architecture", "parameters"), [("dense", 407_050), ("cnn", 3_156_098)])
+def test_classic_recipes_have_their_published_size(architecture, parameters):
+    assert build_model(architecture).count_params() == parameters
+
+
+def test_lean_is_a_fraction_of_cnn():
+    assert build_model("lean").count_params() < build_model("cnn").count_params() / 50
+
+
+@pytest.mark.parametrize(("optimizer", "kind"), [("sgd", "SGD"), ("rmsprop", "RMSprop"), ("adam", "Adam")])
+def test_optimizer_and_learning_rate_are_applied(optimizer, kind):
+    model = build_model("dense", optimizer, 0.0123)
+    assert type(model.optimizer).__name__ == kind
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0123)
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="lean, cnn, dense"):
+        build_model("resnet")
+    with pytest.raises(ValueError, match="adam, rmsprop, sgd"):
+        build_model("lean", "adagrad")
+
+
+def test_save_round_trips_weights_and_metadata(tmp_path):
+    model = build_model("lean")
+    path = save_model(model, tmp_path / "m.keras", {"architecture": "lean", "test_accuracy": 0.5})
+    metadata = read_metadata(path)
+    assert metadata["architecture"] == "lean" and metadata["test_accuracy"] == 0.5
+    assert metadata["preprocessing"] == "mnist-com-v1"
+    loaded = load_model(path)
+    for saved, original in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(saved, original)
+
+
+def test_a_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
+    path = save_model(build_model("dense"), tmp_path / "m.keras", {"architecture": "dense"})
+    before = path.read_bytes()
+    model = build_model("lean")
+
+    def crash(target, *args, **kwargs):
+        open(target, "wb").write(b"half a model")
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(model, "save", crash)
+    with pytest.raises(RuntimeError):
+        save_model(model, path, {"architecture": "lean"})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"], "a temporary file was left behind"
+
+
+def test_model_with_python_code_is_refused_without_running_it(tmp_path):
+    ran = tmp_path / "ran"
+    marker = str(ran)
+
+    def payload(x):
+        open(marker, "w").close()
+        return x
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(payload), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    ran.unlink(missing_ok=True)
+    model.save(tmp_path / "lambda.keras")
+    ran.unlink(missing_ok=True)
+    with pytest.raises(ModelFileError, match="Python code"):
+        load_model(tmp_path / "lambda.keras")
+    assert not ran.exists()
+
+
+def test_metadata_of_a_foreign_or_broken_file_is_empty(tmp_path):
+    model = build_model("dense")
+    model.save(tmp_path / "plain.keras")
+    (tmp_path / "broken.keras").write_bytes(b"nope")
+    assert read_metadata(tmp_path / "plain.keras") == {} and read_metadata(tmp_path / "broken.keras") == {}
+
+
+def test_shipped_model_records_how_it_was_made():
+    metadata = read_metadata(paths.SHIPPED_MODEL_PATH)
+    assert metadata["architecture"] == "lean" and metadata["dataset"] == "sample+pen"
+    assert metadata["train_config"]["augment"] is True
+    assert metadata["test_accuracy"] >= 0.975
+
+
+def test_augmentation_changes_digits_but_keeps_them_recognisable(sample):
+    rng = np.random.default_rng(0)
+    images = sample.x_test[:200]
+    augmented = augment_batch(images, rng)
+    assert augmented.shape == images.shape and augmented.dtype == np.uint8
+    assert np.mean(augmented != images) > 0.05
+    engine = Engine.from_keras_file(paths.SHIPPED_MODEL_PATH)
+    labels = sample.y_test[:200]
+    accuracy = (engine.predict(augmented / 255).argmax(1) == labels).mean()
+    assert accuracy > 0.85
