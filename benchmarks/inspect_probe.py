@@ -90,7 +90,7 @@ def main() -> int:
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[1])
     sample = load_dataset("sample")
     predictor = window.predictor
-    window.test_scorer.cancel()
+    window.inspect.test_scorer.cancel()
     window.session.set_score(SplitScore("test split", sample.x_test, sample.y_test, predictor.predict(sample.x_test / 255.0)))
     window.session.select_cell(7, 1)
     # A history of 100 snapshots, as a run keeps them.
@@ -100,13 +100,13 @@ def main() -> int:
     for step in range(100):
         window.session.set_predictor(predictor.with_weights([[w + rng.normal(0, 0.01, w.shape).astype(np.float32) for w in spec.weights] for spec in predictor.specs]), at_epoch=step / 20)
     for _ in range(20):  # warm up
-        window._predict_now()
+        window.drawing.predict_now()
         app.processEvents()
     update_s, sweep_s, history_s, history_slices = [], [], [], 0
     predict_s = []
     for _ in range(rounds):
         started = time.perf_counter()
-        window._predict_now()
+        window.drawing.predict_now()
         app.processEvents()  # the panels repaint
         update_s.append(time.perf_counter() - started)
         started = time.perf_counter()  # the forward pass alone, for scale on a busy machine
@@ -114,7 +114,7 @@ def main() -> int:
         predict_s.append(time.perf_counter() - started)
     for _ in range(max(rounds // 10, 5)):
         started = time.perf_counter()
-        window._on_robustness_refresh_wanted()
+        window.inspect._on_robustness_refresh_wanted()
         sweep_s.append(time.perf_counter() - started)
         window.session.set_drawing(window.session.drawing)  # a new drawing: its history is re-scored
         started = time.perf_counter()

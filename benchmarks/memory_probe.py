@@ -60,7 +60,7 @@ def settle(application, seconds: float) -> None:
 def close(window) -> None:
     import shiboken6
 
-    window.unsaved = False  # no "save the model?" prompt in a benchmark
+    window.models.unsaved = False  # no "save the model?" prompt in a benchmark
     window.close()
     shiboken6.delete(window)  # as mnistdesk.gui.app.run does, for a clean exit
 
@@ -80,7 +80,7 @@ def window_runs(runs: int, folder: str) -> dict:
     panel.augment.setChecked(False)
     series = []
     for _ in range(runs):
-        window.unsaved = False  # as if saved: Train new would otherwise ask first
+        window.models.unsaved = False  # as if saved: Train new would otherwise ask first
         panel.train_button.click()
         wait_for_run(application, window)
         settle(application, SETTLE_S)

@@ -50,12 +50,12 @@ def main() -> int:
         for t in np.linspace(0, 1, 12):
             QTest.mouseMove(canvas, points[0] + (points[1] - points[0]) * float(t))
         QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[1])
-    window.test_scorer.cancel()
-    if not window.saliency_action.isChecked():
-        window.saliency_action.trigger()
+    window.inspect.test_scorer.cancel()
+    if not window.saliency.action.isChecked():
+        window.saliency.action.trigger()
     session = window.session
     for _ in range(20):  # warm up
-        window._predict_now()
+        window.drawing.predict_now()
         app.processEvents()
     overlay_s, update_s = [], []
     for _ in range(rounds):
@@ -64,7 +64,7 @@ def main() -> int:
         canvas.repaint()
         overlay_s.append(time.perf_counter() - started)
         started = time.perf_counter()
-        window._predict_now()
+        window.drawing.predict_now()
         app.processEvents()
         update_s.append(time.perf_counter() - started)
     session.set_saliency_method("smoothgrad")

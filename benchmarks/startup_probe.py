@@ -20,7 +20,7 @@ app.processEvents()
 ink = np.zeros((280, 280), np.float32)
 ink[40:240, 130:150] = 1.0
 window.canvas.set_background(ink)
-window._predict_now()
+window.drawing.predict_now()
 ready = time.time()
 print(json.dumps({"ready": ready, "digit": int(np.argmax(window.last_probabilities)), "tensorflow_imported": "tensorflow" in sys.modules}))
 window.close()

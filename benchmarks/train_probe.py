@@ -146,7 +146,7 @@ def app(npz: str, config) -> dict:
 
     def on_running_changed(running: bool) -> None:
         if not running:
-            window.unsaved = False  # quit closes the window: no "save the model?" prompt
+            window.models.unsaved = False  # quit closes the window: no "save the model?" prompt
             application.quit()
 
     window.training.running_changed.connect(on_running_changed)
@@ -212,14 +212,14 @@ class DrawingHand:
         self.watcher = Watcher()
         self.canvas.installEventFilter(self.watcher)
         self.bars.viewport().installEventFilter(self.watcher)
-        predict_now = window._predict_now
+        predict_now = window.drawing.predict_now
 
         def predict_and_note() -> None:
             included = hand.handled
             predict_now()
             hand.predicted = included
 
-        window._predict_now = predict_and_note
+        window.drawing.predict_now = predict_and_note
         self.thread = threading.Thread(target=self._draw, daemon=True)
         self.thread.start()
 
@@ -289,7 +289,7 @@ def draw(npz: str, config, seconds: float) -> dict:
 
     def on_running_changed(running: bool) -> None:
         if not running:
-            window.unsaved = False  # quit closes the window: no "save the model?" prompt
+            window.models.unsaved = False  # quit closes the window: no "save the model?" prompt
             application.quit()
 
     messages: list[str] = []

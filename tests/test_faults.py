@@ -259,11 +259,11 @@ def test_a_model_needing_keras_opens_off_the_gui_thread(window, qtbot, monkeypat
     monkeypatch.setattr(loader, "load_predictor", slow)
     target = Path(shutil.copy(SHIPPED, tmp_path / "functional.keras"))
     started = time.perf_counter()
-    assert window.open_model(target)
+    assert window.models.open(target)
     assert time.perf_counter() - started < 0.8, "the window froze while the model loaded"
     assert "Opening functional.keras" in window.statusBar().currentMessage()
-    qtbot.waitUntil(lambda: window.model_path == target, timeout=10_000)
-    assert window.model_loader_thread is None
+    qtbot.waitUntil(lambda: window.models.path == target, timeout=10_000)
+    assert window.models.loader_thread is None
 
 
 # -- 2. metadata is data, validated ------------------------------------------------------------
@@ -281,8 +281,8 @@ def window(qtbot, tmp_path):
 
 def open_and_wait(window, qtbot, path: Path) -> None:
     """Open a model; a busy machine may take longer than the window waits in the foreground."""
-    assert window.open_model(path)
-    qtbot.waitUntil(lambda: window.model_path == path, timeout=10_000)
+    assert window.models.open(path)
+    qtbot.waitUntil(lambda: window.models.path == path, timeout=10_000)
 
 
 def test_markup_in_metadata_shows_as_plain_text(window, qtbot, tmp_path):
@@ -290,7 +290,7 @@ def test_markup_in_metadata_shows_as_plain_text(window, qtbot, tmp_path):
     names = ["<img src='x.png'>"] + [str(d) for d in range(1, 10)]
     model = rebuilt_model(tmp_path / "markup.keras", {"mnistdesk.json": metadata_with(architecture=heading, class_names=names)})
     open_and_wait(window, qtbot, model)
-    assert window.model_label.textFormat() == Qt.TextFormat.PlainText and heading in window.model_label.text()
+    assert window.models.label.textFormat() == Qt.TextFormat.PlainText and heading in window.models.label.text()
     assert window.softmax.verdict.textFormat() == Qt.TextFormat.PlainText
 
 
@@ -299,7 +299,7 @@ def test_file_names_in_dialogs_are_escaped(window, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[2]))
     bad = tmp_path / "<img src='x.png'>.keras"
     bad.write_bytes(b"junk")
-    assert not window.open_model(bad)
+    assert not window.models.open(bad)
     assert "&lt;img src='x.png'&gt;.keras" in shown[0] and "<img" not in shown[0]
 
 
@@ -332,17 +332,17 @@ def test_metadata_that_is_not_an_object_or_not_json_is_ignored(tmp_path):
 def test_bad_metadata_never_stops_the_window(window, tmp_path, qtbot):
     model = rebuilt_model(tmp_path / "odd.keras", {"mnistdesk.json": metadata_with(test_accuracy="ninety", class_names=["x"])})
     open_and_wait(window, qtbot, model)
-    assert "test accuracy" not in window.model_label.text()
+    assert "test accuracy" not in window.models.label.text()
     assert "'test_accuracy' ignored" in window.statusBar().currentMessage()
     window.canvas.set_background(np.pad(np.ones((200, 20), np.float32), ((40, 40), (130, 130))))
-    window._predict_now()
+    window.drawing.predict_now()
     assert window.last_probabilities is not None and window.softmax.class_names[1] == "1"
     # remembered in the settings, it must not stop the next start either
     from mnistdesk.gui.main_window import MainWindow
 
     again = MainWindow(settings=window.settings, preload_tensorflow=False)
     qtbot.addWidget(again)
-    qtbot.waitUntil(lambda: again.model_path == model, timeout=10_000)
+    qtbot.waitUntil(lambda: again.models.path == model, timeout=10_000)
 
 
 def test_a_first_layer_that_is_no_image_does_not_stop_the_window(window, qtbot, tmp_path):
@@ -576,14 +576,14 @@ def test_the_window_starts_with_unstattable_paths_in_its_settings(qtbot, tmp_pat
     settings.setValue("model/recent", [str(odd_paths["long"]), str(odd_paths["folder"]), str(odd_paths["fifo"])])
     window = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.model_path == SHIPPED, timeout=5000)
-    assert not window.recent_menu.isEnabled()
+    qtbot.waitUntil(lambda: window.models.path == SHIPPED, timeout=5000)
+    assert not window.models.recent_menu.isEnabled()
 
 
 def test_dropping_a_folder_says_it_is_a_folder(window, odd_paths, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[2]))
-    assert not window.open_image(odd_paths["folder"])
+    assert not window.drawing.open_image(odd_paths["folder"])
     assert "is a directory" in shown[0]
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from mnistdesk.base.settings import bool_setting, choice_setting, float_setting, int_setting, text_setting
 from mnistdesk.data.datasets import DatasetError, check_npz, dataset_of_model
 from mnistdesk.data.personal import LabelledImages
+from mnistdesk.gui.folders import last_folder, remember_folder
 from mnistdesk.gui.model_loader import plain
 from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
 from mnistdesk.gui.worker import DATASET_UNAVAILABLE, INVALID_DATASET, FineTuning, TrainingWorker, wait_for_thread_exit
@@ -255,11 +256,10 @@ class TrainingController(QObject):
     def dataset_source(self) -> str | None:
         data = self.panel.dataset.currentData()
         if data == OWN_DATASET:
-            folder = str(self.settings.value("files/last_datasets_dir", str(Path.home())))
-            name, _ = QFileDialog.getOpenFileName(self.window, "Open a dataset", folder, "NumPy archives (*.npz)")
+            name, _ = QFileDialog.getOpenFileName(self.window, "Open a dataset", last_folder(self.settings, "datasets"), "NumPy archives (*.npz)")
             if not name:
                 return None
-            self.settings.setValue("files/last_datasets_dir", str(Path(name).parent))
+            remember_folder(self.settings, "datasets", Path(name).parent)
             try:
                 check_npz(name)
             except DatasetError as error:

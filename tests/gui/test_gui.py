@@ -135,7 +135,7 @@ def test_naive_mode_changes_what_the_model_sees(window, qtbot):
     draw(window.canvas, [(0.1, 0.1), (0.1, 0.3)])
     qtbot.waitUntil(lambda: window.last_input is not None, timeout=2000)
     centred = window.last_input.copy()
-    window.mode_box.setCurrentIndex(window.mode_box.findData("naive"))
+    window.drawing.mode_box.setCurrentIndex(window.drawing.mode_box.findData("naive"))
     assert np.abs(window.last_input - centred).mean() > 0.02
     assert window.last_input[:, 14:].max() == 0  # the stroke stays top-left, tiny
 
@@ -157,8 +157,8 @@ def test_save_then_open_gives_the_same_prediction(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
     before = window.last_probabilities.copy()
     assert window.canvas.save_png(tmp_path / "seven.png")
-    window.clear_drawing()
-    assert window.open_image(tmp_path / "seven.png")
+    window.canvas.clear()
+    assert window.drawing.open_image(tmp_path / "seven.png")
     qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
     assert np.argmax(window.last_probabilities) == np.argmax(before)
     np.testing.assert_allclose(window.last_probabilities, before, atol=0.05)
@@ -166,7 +166,7 @@ def test_save_then_open_gives_the_same_prediction(window, qtbot, tmp_path):
 
 def test_opening_a_real_mnist_digit(window, qtbot, tmp_path, sample):
     Image.fromarray(sample.x_test[5]).resize((140, 140)).save(tmp_path / "digit.bmp")
-    assert window.open_image(tmp_path / "digit.bmp")
+    assert window.drawing.open_image(tmp_path / "digit.bmp")
     qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
     assert np.argmax(window.last_probabilities) == sample.y_test[5]
 
@@ -176,7 +176,7 @@ def test_corrupt_image_shows_a_message_and_keeps_the_drawing(window, qtbot, tmp_
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     draw(window.canvas, ONE)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
-    assert not window.open_image(tmp_path / "broken.png")
+    assert not window.drawing.open_image(tmp_path / "broken.png")
     assert warnings and "broken.png" in warnings[0]
     assert not window.canvas.is_empty()
 
@@ -186,13 +186,13 @@ def test_garbage_model_is_refused_and_the_old_one_kept(window, tmp_path, monkeyp
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     (tmp_path / "junk.keras").write_bytes(b"junk")
     predictor = window.predictor
-    assert not window.open_model(tmp_path / "junk.keras")
+    assert not window.models.open(tmp_path / "junk.keras")
     assert window.predictor is predictor and "not a Keras model file" in warnings[0]
 
 
 def test_status_bar_names_the_model(window):
-    text = window.model_label.text()
-    accuracy = window.model_metadata["test_accuracy"]
+    text = window.models.label.text()
+    accuracy = window.models.metadata["test_accuracy"]
     assert "lean" in text and "sample+pen" in text and f"test accuracy {accuracy:.1%}" in text and accuracy > 0.97
 
 
@@ -200,22 +200,22 @@ def test_settings_persist_between_sessions(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     first = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(first)
-    first.mode_box.setCurrentIndex(first.mode_box.findData("naive"))
+    first.drawing.mode_box.setCurrentIndex(first.drawing.mode_box.findData("naive"))
     first.resize(1030, 650)  # at least the smallest supported size, 1024×640
     first.show()
     size = first.size()
     first.close()
     second = MainWindow(settings=settings, preload_tensorflow=False)
     qtbot.addWidget(second)
-    assert second.mode_box.currentData() == "naive"
+    assert second.drawing.mode_box.currentData() == "naive"
     assert second.height() == size.height() == 650
-    assert second.model_path == paths.SHIPPED_MODEL_PATH
+    assert second.models.path == paths.SHIPPED_MODEL_PATH
 
 
 def test_tensorflow_loads_in_the_background(window, qtbot):
-    window._start_tensorflow_import()
-    qtbot.waitUntil(lambda: window.tensorflow_label.text() == "TensorFlow: ready", timeout=30000)
-    window.tensorflow_thread.wait(5000)
+    window.tensorflow.start()
+    qtbot.waitUntil(lambda: window.tensorflow.label.text() == "TensorFlow: ready", timeout=30000)
+    window.tensorflow.thread.wait(5000)
 
 
 def test_window_predicts_before_tensorflow_is_imported():
@@ -229,7 +229,7 @@ def test_window_predicts_before_tensorflow_is_imported():
         "w = MainWindow(preload_tensorflow=False)\n"
         "w.show(); app.processEvents()\n"
         "ink = np.zeros((280, 280), np.float32); ink[40:240, 130:150] = 1\n"
-        "w.canvas.set_background(ink); w._predict_now()\n"
+        "w.canvas.set_background(ink); w.drawing.predict_now()\n"
         "assert int(np.argmax(w.last_probabilities)) == 1\n"
         "assert 'tensorflow' not in sys.modules, 'the window imported TensorFlow'\n"
         "print('ok')\n"
@@ -263,7 +263,7 @@ def test_a_blank_image_is_refused_with_the_reason(window, tmp_path, monkeypatch)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     draw(window.canvas, ONE)
     Image.new("L", (100, 100), 255).save(tmp_path / "blank.png")
-    assert not window.open_image(tmp_path / "blank.png")
+    assert not window.drawing.open_image(tmp_path / "blank.png")
     assert warnings and "blank.png" in warnings[0] and "no ink" in warnings[0]
     assert not window.canvas.is_empty()
 
@@ -274,7 +274,7 @@ def test_probability_axis_labels_match_their_ticks(window):
 
 
 def test_an_opened_models_history_is_drawn(window):
-    history = window.model_metadata["history"]
+    history = window.models.metadata["history"]
     curves = window.training.curves
     assert curves.buffers["loss"].size == len(history["loss"])
     assert curves.validation["accuracy"][1] == pytest.approx(history["val_accuracy"])
@@ -388,15 +388,15 @@ def test_train_panel_and_status_bar_name_different_things(window):
 
     form = window.training.panel.layout().itemAt(0).layout()
     assert form.labelForField(window.training.panel.architecture).text() == "Network"
-    assert window.model_label.text().startswith(f"Predicting with: {paths.SHIPPED_MODEL_PATH.name}")
+    assert window.models.label.text().startswith(f"Predicting with: {paths.SHIPPED_MODEL_PATH.name}")
 
 
 def test_window_title_names_the_model_and_marks_unsaved(window):
     assert window.windowTitle() == f"{paths.SHIPPED_MODEL_PATH.name}[*] — mnistdesk" and not window.isWindowModified()
-    window.unsaved = True
-    window._update_model_label()
+    window.models.unsaved = True
+    window.models.update_label()
     assert window.isWindowModified()
-    window.unsaved = False  # closing would ask
+    window.models.unsaved = False  # closing would ask
 
 
 def test_help_lists_the_shortcuts(window, monkeypatch):
@@ -425,7 +425,7 @@ def test_undo_takes_back_clear_and_an_opened_image_and_redo_redoes(window, qtbot
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     np.testing.assert_array_equal(window.canvas.ink(), drawn)
     Image.fromarray(sample.x_test[5]).resize((140, 140)).save(tmp_path / "digit.bmp")
-    assert window.open_image(tmp_path / "digit.bmp")
+    assert window.drawing.open_image(tmp_path / "digit.bmp")
     opened = window.canvas.ink().copy()
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     np.testing.assert_array_equal(window.canvas.ink(), drawn)
@@ -438,7 +438,7 @@ def test_a_long_status_message_stops_at_a_rule_before_the_model_name(window, qtb
     window.statusBar().showMessage("Lay a heat map over the canvas: which pixels raised or lowered the probability " * 3)
     QApplication.processEvents()
     image = window.statusBar().grab().toImage()
-    label = window.model_label.geometry()
+    label = window.models.label.geometry()
     paper = image.pixelColor(label.left() - 1, label.top() + 1).lightness()
 
     def full_height_line(x: int) -> bool:  # text never draws a line from the top of the bar to its bottom
@@ -469,10 +469,10 @@ def test_model_and_image_dialogs_remember_their_own_folders(window, tmp_path, mo
         return str(images / "digit.png" if caption == "Open image" else models / "mine.keras"), ""
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog)
-    window.choose_image()
-    window.choose_model()
-    window.choose_image()
-    window.choose_model()
+    window.drawing.choose_image()
+    window.models.choose()
+    window.drawing.choose_image()
+    window.models.choose()
     assert started_in[2] == ("Open image", str(images)) and started_in[3] == ("Open model", str(models))
 
 

@@ -59,7 +59,7 @@ def window(qtbot, tmp_path, monkeypatch):
     qtbot.waitExposed(window)
     yield window
     window.training.shutdown()
-    window.test_scorer.shutdown()
+    window.inspect.test_scorer.shutdown()
 
 
 def click_cell(qtbot, window, true: int, predicted: int) -> None:
@@ -69,8 +69,8 @@ def click_cell(qtbot, window, true: int, predicted: int) -> None:
 
 
 def test_clicking_a_cell_lists_its_digits_most_confident_first(window, qtbot, known_score):
-    window.test_scorer.cancel()  # the shipped model's own test scoring must not replace the known case
-    window._show_dock(window.docks["mistakes"])
+    window.inspect.test_scorer.cancel()  # the shipped model's own test scoring must not replace the known case
+    window.show_dock(window.docks["mistakes"])
     window.session.set_score(known_score)
     assert window.mistakes.matrix.title.text().startswith("Validation split after epoch 1: 6 digits, accuracy 33.3%")
     assert window.mistakes.matrix.counts[4][9].textItem.toPlainText() == "2"
@@ -87,9 +87,9 @@ def test_the_matrix_numbers_fit_their_rows_in_a_small_window(window, qtbot, know
     and the bottom row's into the axis."""
     from PySide6.QtGui import QFontInfo
 
-    window.test_scorer.cancel()
+    window.inspect.test_scorer.cancel()
     window.resize(1024, 640)
-    window._show_dock(window.docks["mistakes"])
+    window.show_dock(window.docks["mistakes"])
     window.session.set_score(known_score)
     matrix = window.mistakes.matrix
     qtbot.waitUntil(lambda: matrix.plot.isVisible(), timeout=2000)
@@ -103,9 +103,9 @@ def test_the_matrix_numbers_fit_their_rows_in_a_small_window(window, qtbot, know
 
 def test_the_gallery_shows_a_cells_digits_without_scrolling(window, qtbot, sample):
     """At 1280×800 the gallery had a third of the panel: one and a half rows, two digits a row."""
-    window.test_scorer.cancel()
+    window.inspect.test_scorer.cancel()
     window.resize(1280, 800)
-    window._show_dock(window.docks["mistakes"])
+    window.show_dock(window.docks["mistakes"])
     images, labels = sample.x_test[:200], sample.y_test[:200]
     read_as = np.where(labels == 7, 1, labels)  # every 7 read as a 1
     window.session.set_score(SplitScore("test split", images, labels, np.eye(10, dtype=np.float32)[read_as]))
@@ -118,8 +118,8 @@ def test_the_gallery_shows_a_cells_digits_without_scrolling(window, qtbot, sampl
 
 
 def test_clicking_a_thumbnail_puts_that_digit_on_the_canvas(window, qtbot, sample):
-    window.test_scorer.cancel()
-    window._show_dock(window.docks["mistakes"])
+    window.inspect.test_scorer.cancel()
+    window.show_dock(window.docks["mistakes"])
     images, labels = sample.x_test[:50], sample.y_test[:50]
     window.session.set_score(SplitScore("test split", images, labels, window.predictor.predict(images / 255.0)))
     digit = int(labels[0])
@@ -175,7 +175,7 @@ def test_snapshots_stay_within_their_budget_keeping_the_first_and_newest():
 
 def test_training_fills_the_matrix_and_the_history(window, qtbot, tiny_npz, sample):
     train_tiny_dense(window.training.panel, tiny_npz)
-    window._show_dock(window.docks["history"])
+    window.show_dock(window.docks["history"])
     window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
     with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
         window.training.start()
@@ -225,7 +225,7 @@ def test_transforms_shift_rotate_scale_and_thicken_the_input():
 
 
 def test_rotation_slider_changes_what_the_model_sees_and_the_sweep_shows_the_flip(window, qtbot, sample):
-    window._show_dock(window.docks["robustness"])
+    window.show_dock(window.docks["robustness"])
     window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
     qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=2000)
     drawn = window.last_input.copy()
@@ -242,17 +242,17 @@ def test_rotation_slider_changes_what_the_model_sees_and_the_sweep_shows_the_fli
 
 
 def test_an_opened_model_is_scored_on_test_digits_once_the_matrix_is_shown(window, qtbot, monkeypatch):
-    from mnistdesk.gui import main_window
+    from mnistdesk.gui import model_controller
 
     # The sample's (the pen digits are drawn on first use, slowly in a fresh test cache).
     name, images, labels = bundled_test_split("sample", [str(d) for d in range(10)])
     assert name == "test split of the bundled sample digits" and len(labels) == 1000
     assert bundled_test_split("fashion_mnist", ["T-shirt/top"] * 10) is None, "no digits to score a model of other classes on"
     # A tenth of them, so that a busy test machine scores them in time.
-    monkeypatch.setattr(main_window, "bundled_test_split", lambda *args: (name, images[::10], labels[::10]))
-    window.open_model(paths.SHIPPED_MODEL_PATH)
+    monkeypatch.setattr(model_controller, "bundled_test_split", lambda *args: (name, images[::10], labels[::10]))
+    window.models.open(paths.SHIPPED_MODEL_PATH)
     assert window.session.score is None, "no work for a panel nobody looks at"
-    window._show_dock(window.docks["mistakes"])
+    window.show_dock(window.docks["mistakes"])
     qtbot.waitUntil(lambda: window.session.score is not None, timeout=TIMEOUT_MS)
     score = window.session.score
     assert score.split == name and len(score.labels) == 100

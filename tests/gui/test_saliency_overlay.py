@@ -45,7 +45,7 @@ def draw_crossed_seven(window, qtbot) -> None:
 
 def show_overlay(window, qtbot) -> None:
     qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
-    assert window.saliency_action.isChecked()
+    assert window.saliency.action.isChecked()
     qtbot.waitUntil(lambda: window.canvas.saliency_image() is not None, timeout=2000)
 
 
@@ -126,7 +126,7 @@ def test_the_crossbar_raised_the_seven(window, qtbot):
 def test_turned_off_the_overlay_is_gone(window, qtbot):
     draw_crossed_seven(window, qtbot)
     show_overlay(window, qtbot)
-    window.saliency_action.trigger()
+    window.saliency.action.trigger()
     assert window.canvas.saliency_image() is None
     assert not window.canvas.caption.isVisible()
     draw(window.canvas, [(0.3, 0.8), (0.4, 0.8)])
@@ -155,9 +155,9 @@ def test_clicking_a_bar_explains_that_class_until_it_is_clicked_again(window, qt
 def test_a_bar_click_turns_the_overlay_on_and_clearing_forgets_the_pick(window, qtbot):
     draw_crossed_seven(window, qtbot)
     click_bar(qtbot, window, 1)
-    assert window.saliency_action.isChecked() and window.canvas.saliency_image() is not None
+    assert window.saliency.action.isChecked() and window.canvas.saliency_image() is not None
     assert window.session.explanation.class_index == 1
-    window.clear_drawing()
+    window.canvas.clear()
     qtbot.waitUntil(lambda: window.last_probabilities is None, timeout=2000)
     assert window.canvas.saliency_image() is None and "Draw a digit" in window.canvas.caption.text()
     draw_crossed_seven(window, qtbot)
@@ -192,10 +192,10 @@ def test_robustness_sliders_hide_the_overlay_and_say_why(window, qtbot):
 def test_smoothgrad_is_made_once_the_drawing_rests(window, qtbot):
     draw_crossed_seven(window, qtbot)
     show_overlay(window, qtbot)
-    window.saliency_menu.methods.actions()[1].trigger()
+    window.saliency.menu.methods.actions()[1].trigger()
     assert window.session.saliency_method == "smoothgrad"
     draw(window.canvas, [(0.3, 0.85), (0.35, 0.85)])
-    window._predict_now()  # a change while drawing: the plain gradient stands in
+    window.drawing.predict_now()  # a change while drawing: the plain gradient stands in
     assert not window.session.explanation.settled and "SmoothGrad when you pause" in window.canvas.caption.text()
     qtbot.waitUntil(lambda: window.session.explanation.settled, timeout=2000)
     expected = Saliency(window.predictor).smooth_gradient(window.last_input, 7)
@@ -214,13 +214,13 @@ def test_a_resized_canvas_gets_a_map_that_fits_it(window, qtbot):
 
 def test_the_overlay_settings_persist(qtbot, tmp_path):
     first = make_window(qtbot, tmp_path / "settings.ini")
-    first.saliency_action.trigger()
-    first.saliency_menu.methods.actions()[1].trigger()
-    first.saliency_menu.opacity.setValue(35)
+    first.saliency.action.trigger()
+    first.saliency.menu.methods.actions()[1].trigger()
+    first.saliency.menu.opacity.setValue(35)
     first.close()
     second = make_window(qtbot, tmp_path / "settings.ini")
-    assert second.saliency_action.isChecked() and second.session.saliency_wanted
-    assert second.saliency_menu.method() == "smoothgrad" and second.session.saliency_method == "smoothgrad"
+    assert second.saliency.action.isChecked() and second.session.saliency_wanted
+    assert second.saliency.menu.method() == "smoothgrad" and second.session.saliency_method == "smoothgrad"
     assert second.canvas.heat_opacity == pytest.approx(0.35)
     second.close()
 
@@ -232,7 +232,7 @@ def test_unreadable_settings_fall_back_to_the_defaults(qtbot, tmp_path):
     settings.setValue("saliency/shown", "perhaps")
     settings.sync()
     window = make_window(qtbot, tmp_path / "settings.ini")
-    assert not window.saliency_action.isChecked()
+    assert not window.saliency.action.isChecked()
     assert window.session.saliency_method == "gradient" and window.canvas.heat_opacity == pytest.approx(0.6)
 
 

@@ -44,7 +44,7 @@ def assert_weights_equal(layers: list[list[np.ndarray]], expected: list[list[np.
 
 def test_scrub_back_to_epoch_1_use_it_save_and_reopen(window, qtbot, sample, tmp_path, end_of_epoch_weights):
     window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
-    window._show_dock(window.docks["history"])
+    window.show_dock(window.docks["history"])
     with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
         window.training.start()
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
@@ -70,22 +70,22 @@ def test_scrub_back_to_epoch_1_use_it_save_and_reopen(window, qtbot, sample, tmp
     assert np.array_equal(window.training.weights.kernel, end_of_epoch_weights[0][1][0])
     assert window.training.weights.caption.text.startswith("epoch 1 · ")
 
-    final = [layer.get_weights() for layer in window.trained_model.layers]
+    final = [layer.get_weights() for layer in window.models.trained.layers]
     assert scrubber.use_button.isEnabled()
     scrubber.use_button.click()
-    assert window.unsaved and window.session.shown_epoch is None and scrubber.label.text() == "Live — the model in use"
-    assert_weights_equal([layer.get_weights() for layer in window.trained_model.layers], end_of_epoch_weights[0])
+    assert window.models.unsaved and window.session.shown_epoch is None and scrubber.label.text() == "Live — the model in use"
+    assert_weights_equal([layer.get_weights() for layer in window.models.trained.layers], end_of_epoch_weights[0])
     assert not np.array_equal(final[1][0], end_of_epoch_weights[0][1][0])
     np.testing.assert_allclose(window.last_probabilities, expected, rtol=1e-6)
-    assert window.model_metadata["epoch"] == 1 and len(window.model_metadata["history"]["loss"]) == 1
+    assert window.models.metadata["epoch"] == 1 and len(window.models.metadata["history"]["loss"]) == 1
 
     target = tmp_path / "epoch-1.keras"
-    assert window.save_model_to(target)
+    assert window.models.save_to(target)
     metadata = read_metadata(target)
     assert metadata["epoch"] == 1 and metadata["validation_accuracy"] == pytest.approx(epoch_1.metrics["val_accuracy"])
     assert_weights_equal([layer.get_weights() for layer in load_model(target).layers], end_of_epoch_weights[0])
-    assert window.open_model(target)
-    qtbot.waitUntil(lambda: window.model_path == target, timeout=10_000)
+    assert window.models.open(target)
+    qtbot.waitUntil(lambda: window.models.path == target, timeout=10_000)
     assert window.session.epoch_store.epochs() == () and not scrubber.slider.isEnabled()
 
 
@@ -116,7 +116,7 @@ def test_a_scrubbed_view_stays_on_its_epoch_while_training_goes_on(window, qtbot
 
 def test_an_opened_model_leaves_the_scrubber_disabled_with_a_tip_to_train(window):
     scrubber = window.scrubber
-    assert window.model_path == paths.SHIPPED_MODEL_PATH
+    assert window.models.path == paths.SHIPPED_MODEL_PATH
     assert not scrubber.slider.isEnabled() and "Train a model" in scrubber.slider.toolTip()
     assert not scrubber.use_button.isEnabled() and not scrubber.live_button.isEnabled()
     assert scrubber.label.text() == "Train a model to replay it epoch by epoch"

@@ -77,11 +77,11 @@ def test_ctrl_z_right_after_a_digit_key_takes_the_keeping_back(make_window, qtbo
 def test_taking_a_kept_drawing_back_from_a_folder_that_refuses_says_so(make_window, qtbot, tmp_path, monkeypatch):
     window = make_window()
     draw(window.canvas, SEVEN, steps=20)
-    assert window.label_drawing(4)
+    assert window.teaching.label_drawing(4)
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args[2]))
     monkeypatch.setattr(window.personal, "remove", lambda entry: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
-    window.undo_stroke()
+    window.undo()
     assert not window.canvas.is_empty() and len(warned) == 1 and "Permission denied" in warned[0]
 
 
@@ -130,7 +130,7 @@ def test_a_folder_of_labelled_images_is_added_and_bad_files_are_named(make_windo
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args[2]))
     window = make_window()
-    assert window.add_drawings_folder(folder) == 4
+    assert window.teaching.add_drawings_folder(folder) == 4
     assert window.teach.gallery.count() == 4
     assert len(warned) == 1 and "broken.png" in warned[0]
     stored = PersonalDrawings(tmp_path / "handwriting").arrays()
@@ -142,7 +142,7 @@ def test_fine_tune_continues_the_model_in_use_and_shows_before_and_after(make_wi
     for index in np.flatnonzero(sample.y_test < 5)[:12]:
         image = sample.x_test[index]
         window.personal.add(int(sample.y_test[index]), image, image)
-    window._refresh_teach()
+    window.teaching.refresh()
     window.teach.epochs.setValue(1)
     progress = []
     window.training.progress.connect(progress.append)
@@ -154,11 +154,11 @@ def test_fine_tune_continues_the_model_in_use_and_shows_before_and_after(make_wi
     assert window.teach.result.text() == tuned.args[0]
     assert window.minimumSizeHint().width() <= 1024, "the scores widened the window past a 1024-pixel screen"
     assert progress, "no live progress reached the panels"
-    tuning = window.model_metadata["fine_tune"]
+    tuning = window.models.metadata["fine_tune"]
     assert tuning["drawings"] == 12 and tuning["held_out"] >= 2 and tuning["epochs"] == 1
     shipped_epochs = 60
-    assert len(window.model_metadata["history"]["loss"]) == shipped_epochs + 1, "the curves do not carry the model's history on"
-    assert window.unsaved and window.trained_model is not None
+    assert len(window.models.metadata["history"]["loss"]) == shipped_epochs + 1, "the curves do not carry the model's history on"
+    assert window.models.unsaved and window.models.trained is not None
     assert window.teach.fine_tune_button.isEnabled()
     window.training.panel.epochs.setValue(1)
     with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
@@ -177,10 +177,10 @@ def test_offline_fine_tuning_offers_the_sample_and_fine_tunes_on_it(make_window,
     runs = []
     window.training.run_started.connect(runs.append)
     with qtbot.waitSignal(window.training.fine_tuned, timeout=TIMEOUT_MS):
-        window._on_teach_fine_tune_requested(1)
+        window.teaching.fine_tune(1)
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert [run["dataset"] for run in runs] == ["sample"]
-    assert window.model_metadata["fine_tune"]["dataset"] == "sample"
+    assert window.models.metadata["fine_tune"]["dataset"] == "sample"
 
 
 def test_a_damaged_stored_drawing_is_named_and_left_out(make_window, qtbot, tmp_path, sample):

@@ -198,7 +198,7 @@ def test_train_button_trains_and_the_drawing_is_rescored_live(window, qtbot, sam
         window.training.panel.train_button.click()
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert len(scored) >= 3, "the drawing was not re-scored as the weights changed"
-    assert window.unsaved and "unsaved" in window.model_label.text()
+    assert window.models.unsaved and "unsaved" in window.models.label.text()
     assert window.training.curves.buffers["loss"].size > 0
     assert window.training.weights.layout_info[0] == (28, 28)
     assert window.training.panel.train_button.isEnabled()
@@ -264,11 +264,11 @@ def test_closing_mid_training_exits_well_within_two_seconds(window, qtbot):
 def test_saving_a_trained_model_then_reopening_it(window, qtbot, tmp_path):
     train_once(window, qtbot)
     target = tmp_path / "mine.keras"
-    assert window.save_model_to(target)
-    assert not window.unsaved and read_metadata(target)["architecture"] == "dense"
-    assert window.open_model(target)
-    qtbot.waitUntil(lambda: window.model_path == target, timeout=10_000)  # a busy machine may load in the background
-    assert str(target) in window._recent_models()
+    assert window.models.save_to(target)
+    assert not window.models.unsaved and read_metadata(target)["architecture"] == "dense"
+    assert window.models.open(target)
+    qtbot.waitUntil(lambda: window.models.path == target, timeout=10_000)  # a busy machine may load in the background
+    assert str(target) in window.models.recent()
 
 
 def test_offline_download_offers_the_sample(window, qtbot, monkeypatch):
@@ -299,7 +299,7 @@ def test_yes_to_the_sample_trains_on_it_once(window, qtbot, monkeypatch):
     qtbot.wait(300)
     assert asked == ["Dataset unavailable"] and panel.dataset.currentData() == "sample"
     assert [run["dataset"] for run in runs] == ["sample"] and not window.training.is_running()
-    assert window.model_metadata["dataset"] == "sample"
+    assert window.models.metadata["dataset"] == "sample"
 
 
 def test_yes_to_the_sample_asks_about_the_unsaved_model_once(window, qtbot, monkeypatch):
@@ -320,7 +320,7 @@ def test_yes_to_the_sample_asks_about_the_unsaved_model_once(window, qtbot, monk
 def test_yes_to_the_sample_after_continue_continues_the_model(window, qtbot, monkeypatch):
     """Continue offline, then Yes: the model in use trains on; it started a fresh network instead."""
     train_once(window, qtbot)
-    first = window.trained_model
+    first = window.models.trained
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
     panel = window.training.panel
     panel.epochs.setValue(1)
@@ -339,10 +339,10 @@ def test_opening_a_broken_model_file_does_not_ask_about_the_unsaved_model_first(
     monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Discard)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
     (tmp_path / "x.keras").write_bytes(b"")
-    assert not window.open_model(tmp_path / "x.keras")
-    assert questions == [] and len(warnings) == 1 and "x.keras" in warnings[0] and window.unsaved
-    assert window.open_model(paths.SHIPPED_MODEL_PATH)
-    assert questions == ["Save the trained model?"] and not window.unsaved
+    assert not window.models.open(tmp_path / "x.keras")
+    assert questions == [] and len(warnings) == 1 and "x.keras" in warnings[0] and window.models.unsaved
+    assert window.models.open(paths.SHIPPED_MODEL_PATH)
+    assert questions == ["Save the trained model?"] and not window.models.unsaved
 
 
 def test_the_train_panel_reports_the_run_until_another_model_is_opened(window, qtbot):
@@ -351,8 +351,8 @@ def test_the_train_panel_reports_the_run_until_another_model_is_opened(window, q
     panel = window.training.panel
     train_once(window, qtbot)
     assert panel.status.text().startswith("Done") and panel.progress.value() == panel.progress.maximum()
-    window.unsaved = False
-    assert window.open_model(paths.SHIPPED_MODEL_PATH)
+    window.models.unsaved = False
+    assert window.models.open(paths.SHIPPED_MODEL_PATH)
     assert panel.status.text() == f"Ready: {paths.SHIPPED_MODEL_PATH.name} in use"
     assert panel.detail.text() == "" and panel.progress.value() == 0
 
@@ -422,18 +422,18 @@ def test_an_invalid_npz_is_reported_without_offering_the_sample(window, qtbot, m
 
 def test_train_new_asks_before_replacing_an_unsaved_model(window, qtbot, monkeypatch):
     train_once(window, qtbot)
-    trained = window.trained_model
+    trained = window.models.trained
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.Cancel)
     window.training.panel.train_button.click()
     assert asked == ["Save the trained model?"] and not window.training.is_running()
-    assert window.trained_model is trained and window.unsaved
+    assert window.models.trained is trained and window.models.unsaved
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
 
 
 def test_continue_trains_the_model_in_use_and_carries_the_curves_on(window, qtbot):
     train_once(window, qtbot)
-    first = window.trained_model
+    first = window.models.trained
     points = window.training.curves.buffers["loss"].size
     window.training.panel.epochs.setValue(1)
     with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS) as trained:
@@ -450,7 +450,7 @@ def test_continue_trains_the_model_in_use_and_carries_the_curves_on(window, qtbo
 def test_continue_an_opened_model_file(window, qtbot):
     window.training.panel.epochs.setValue(1)
     window.training.panel.dataset.setCurrentIndex(window.training.panel.dataset.findData("sample"))
-    shipped_epochs = len(window.model_metadata["history"]["loss"])
+    shipped_epochs = len(window.models.metadata["history"]["loss"])
     with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS) as trained:
         window.training.continue_training()
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
@@ -548,10 +548,10 @@ def test_a_finished_runs_model_is_released_once_the_next_run_starts(window, qtbo
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     finished_model = weakref.ref(trained.args[0])
     del trained
-    window.unsaved = False  # as if saved: Train new would otherwise ask first
+    window.models.unsaved = False  # as if saved: Train new would otherwise ask first
     with qtbot.waitSignal(window.training.run_started, timeout=TIMEOUT_MS):
         window.training.start()
     window.training.stop()
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
-    assert window.trained_model is not None, "the second run's model is the one in use"
+    assert window.models.trained is not None, "the second run's model is the one in use"
     assert finished_model() is None, "the finished run's Keras model is still reachable"
