@@ -5,18 +5,17 @@ predictions on a labelled split (the confusion matrix) with the cell being looke
 saliency overlay (which pixels of the drawing moved a class's probability) and the epoch
 scrubber: the run's model as it was at the end of any earlier epoch.
 
-Views subscribe to :attr:`Session.events` (plain-Python callbacks, as napari's components
-and ndv's models emit events) and call the session's methods; they decide nothing themselves.
+Views subscribe to :attr:`Session.events` (psygnal signals, as napari's components and ndv's
+models emit them) and call the session's methods; they decide nothing themselves.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from psygnal import Signal
 
 from mnistdesk.data.datasets import dataset_of_model, load_dataset
 from mnistdesk.explain.epochs import EpochState, EpochStore, ScrubPosition
@@ -45,35 +44,21 @@ def thinned(items: list) -> list:
     return items[:-1:2] + items[-1:]
 
 
-class Event:
-    """A plain-Python signal: ``emit(*args)`` calls each connected callback in order."""
-
-    def __init__(self) -> None:
-        self._callbacks: list[Callable[..., Any]] = []
-
-    def connect(self, callback: Callable[..., Any]) -> None:
-        self._callbacks.append(callback)
-
-    def emit(self, *args: Any) -> None:
-        for callback in list(self._callbacks):
-            callback(*args)
-
-
 class SessionEvents:
-    """Everything a view can subscribe to; each names what its callbacks receive."""
+    """Everything a view can subscribe to (psygnal, as napari's and ndv's models emit); each
+    names what its callbacks receive. A callback may take fewer arguments than a signal sends."""
 
-    def __init__(self) -> None:
-        self.input_changed = Event()  # the model's 28×28 input (transform applied) or None
-        self.scored = Event()  # probabilities (classes,) for that input, or None
-        self.activations_changed = Event()  # [(layer name, output for the input)], [] if none
-        self.transform_changed = Event()  # Transform
-        self.history_changed = Event()  # x (T,) in epochs, probabilities (T, classes)
-        self.score_changed = Event()  # SplitScore or None: predictions on a labelled split
-        self.selection_changed = Event()  # SplitScore, true class, predicted class, indices into it (most confident first)
-        self.example_chosen = Event()  # uint8 (28, 28): a digit from the split to look at
-        self.saliency_changed = Event()  # Explanation: the saliency overlay's map, or why there is none
-        self.scrub_changed = Event()  # ScrubPosition: the run's recorded epochs and the one on show
-        self.epoch_shown = Event()  # epoch on show (None: live), its place on the curves (epochs) or None, its first-layer kernel or None
+    input_changed = Signal(object)  # the model's 28×28 input (transform applied) or None
+    scored = Signal(object)  # probabilities (classes,) for that input, or None
+    activations_changed = Signal(object)  # [(layer name, output for the input)], [] if none
+    transform_changed = Signal(object)  # Transform
+    history_changed = Signal(object, object)  # x (T,) in epochs, probabilities (T, classes)
+    score_changed = Signal(object)  # SplitScore or None: predictions on a labelled split
+    selection_changed = Signal(object, int, int, object)  # SplitScore, true class, predicted class, indices into it (most confident first)
+    example_chosen = Signal(object)  # uint8 (28, 28): a digit from the split to look at
+    saliency_changed = Signal(object)  # Explanation: the saliency overlay's map, or why there is none
+    scrub_changed = Signal(object)  # ScrubPosition: the run's recorded epochs and the one on show
+    epoch_shown = Signal(object, object, object)  # epoch on show (None: live), its place on the curves (epochs) or None, its first-layer kernel or None
 
 
 @dataclass(frozen=True)
