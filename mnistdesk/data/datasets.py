@@ -1,7 +1,7 @@
 """Datasets: MNIST and Fashion-MNIST (downloaded once, cached where Keras caches them), the
 bundled offline sample, and a user's own ``.npz``. No Qt and no TensorFlow here.
 
-Every loader returns ``uint8`` images ``(N, 28, 28)`` and ``uint8`` labels; :func:`normalize`
+Every loader returns ``uint8`` images ``(N, 28, 28)`` and ``uint8`` labels; :func:`mnistdesk.ink.pixels.normalize`
 is the one place where pixels become float32 model input, one batch at a time, so a float32
 copy of a whole dataset (188 MB for MNIST) is never made.
 """

@@ -39,6 +39,7 @@ class DrawingController(QObject):
         self.timer.setInterval(PREDICTION_INTERVAL_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
         canvas.changed.connect(self._on_canvas_changed)
+        canvas.resized.connect(self.predict_soon)  # a saliency map made for the old size would not line up
         self.mode_box.currentIndexChanged.connect(self._on_mode_box_changed)
 
     def restore(self) -> None:
@@ -53,6 +54,9 @@ class DrawingController(QObject):
 
     def predict_soon(self) -> None:
         self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
 
     def predict_now(self) -> None:
         """canvas → preprocess → session (predictor) → panels; an empty canvas predicts nothing."""

@@ -27,12 +27,20 @@ class InspectController(QObject):
         session: Session,
         training: TrainingController,
         canvas: DrawingCanvas,
-        panels: tuple[ModelEyePanel, SoftmaxPanel, MistakesPanel, HistoryPanel, ActivationsPanel, RobustnessPanel, ScrubberPanel],
         mistakes_dock: QDockWidget,
+        *,
+        eye: ModelEyePanel,
+        softmax: SoftmaxPanel,
+        mistakes: MistakesPanel,
+        history: HistoryPanel,
+        activations: ActivationsPanel,
+        robustness: RobustnessPanel,
+        scrubber: ScrubberPanel,
     ):
         super().__init__(window)
         self.window, self.session, self.training, self.canvas = window, session, training, canvas
-        self.eye, self.softmax, self.mistakes, self.history, self.activations, self.robustness, self.scrubber = panels
+        self.eye, self.softmax, self.mistakes, self.history = eye, softmax, mistakes, history
+        self.activations, self.robustness, self.scrubber = activations, robustness, scrubber
         self.test_scorer = TestScorer(self)
         events = session.events
         events.input_changed.connect(self.eye.show_input)

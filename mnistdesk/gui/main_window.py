@@ -84,8 +84,11 @@ class MainWindow(QMainWindow):
         self.saliency = SaliencyController(self, self.settings, self.session, self.canvas, self.softmax)
         self._build_central()
         self._build_docks()
-        panels = (self.eye, self.softmax, self.mistakes, self.history, self.activations, self.robustness, self.scrubber)
-        self.inspect = InspectController(self, self.session, self.training, self.canvas, panels, self.docks["mistakes"])
+        self.inspect = InspectController(
+            self, self.session, self.training, self.canvas, self.docks["mistakes"],
+            eye=self.eye, softmax=self.softmax, mistakes=self.mistakes, history=self.history,
+            activations=self.activations, robustness=self.robustness, scrubber=self.scrubber,
+        )
         self.models = ModelController(self, self.settings, self.session, self.training, self.inspect)
         self.tensorflow = TensorFlowLoader(self, self.training)
         self.teaching = TeachController(self, self.settings, self.session, self.personal, self.canvas, self.teach, self.training, self.docks["teach"], self.drawing)
@@ -95,7 +98,6 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
         self.session.events.scored.connect(self.prediction_made.emit)
         self.canvas.changed.connect(self.tensorflow.postpone)  # the import waits while the user draws
-        self.saliency.refresh_wanted.connect(self.drawing.predict_soon)
         self.scrubber.use_clicked.connect(self.models.use_shown_epoch)
         self.training.running_changed.connect(self._on_training_running_changed)
         self.training.message.connect(self._show_message)
@@ -326,7 +328,7 @@ class MainWindow(QMainWindow):
         self.training.shutdown(CLOSE_WAIT_MS)  # a run stops within a batch, a download at once
         self.models.stop()
         self.tensorflow.stop()
-        self.drawing.timer.stop()
+        self.drawing.stop()
         self.saliency.stop()
         self.inspect.stop()  # the test scoring ends within a batch; wait_for_threads waits for it
         self.statusBar().clearMessage()  # stops the message's own timeout timer

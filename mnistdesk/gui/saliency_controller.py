@@ -5,7 +5,7 @@ drawing to rest."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QToolButton, QWidget
 
@@ -25,9 +25,6 @@ SALIENCY_TIP = (
 
 class SaliencyController(QObject):
     """Owns the overlay's action, button and menu; the window only places them."""
-
-    #: The canvas changed size: the overlay was made for the old one, so predict again for a map that lines up.
-    refresh_wanted = Signal()
 
     def __init__(self, window: QWidget, settings: QSettings, session: Session, canvas: DrawingCanvas, softmax: SoftmaxPanel):
         super().__init__(window)
@@ -51,7 +48,6 @@ class SaliencyController(QObject):
         self.menu.method_changed.connect(self._on_menu_method_changed)
         self.menu.opacity_changed.connect(self._on_menu_opacity_changed)
         softmax.class_clicked.connect(self._on_softmax_class_clicked)
-        canvas.resized.connect(self.refresh_wanted)
         session.events.saliency_changed.connect(self._on_session_saliency_changed)
 
     def restore(self) -> None:

@@ -1,7 +1,7 @@
 """The Teach panel: label the drawing on the canvas, review your labelled drawings, fine-tune.
 
-Only draws and forwards: the window stores the drawings (:mod:`mnistdesk.data.personal`) and runs
-the fine-tuning; this panel shows them and says what the user asked for.
+Only draws and forwards: the Teach controller stores the drawings (:mod:`mnistdesk.data.personal`) and
+starts the fine-tuning; this panel shows them and says what the user asked for.
 """
 
 from __future__ import annotations
