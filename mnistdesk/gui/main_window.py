@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         clear.clicked.connect(self.canvas.clear)
         undo = QPushButton("Undo")
         undo.setToolTip("Undo the last stroke, Clear or opened image (Ctrl+Z); redo with Ctrl+Shift+Z")
-        undo.clicked.connect(self.undo)
+        undo.clicked.connect(lambda: self.teaching.undo())  # built before the Teach controller
         row = QHBoxLayout()
         row.addWidget(clear)
         row.addWidget(undo)
@@ -199,7 +199,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
-        self._action(edit_menu, "&Undo", QKeySequence.StandardKey.Undo, self.undo, "Take back the last stroke, Clear or opened image")
+        self._action(edit_menu, "&Undo", QKeySequence.StandardKey.Undo, self.teaching.undo, "Take back the last stroke, Clear or opened image")
         self._action(edit_menu, "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y", QKeySequence.StandardKey.Redo), self.canvas.redo)
         self._action(edit_menu, "&Clear", ("Esc", QKeySequence.StandardKey.Delete), self.canvas.clear)
         train_menu = self.menuBar().addMenu("&Training")
@@ -253,10 +253,6 @@ class MainWindow(QMainWindow):
         return action
 
     # -- what the controllers share ------------------------------------------------------------
-    def undo(self) -> None:
-        """Ctrl+Z: the canvas's last change, and a drawing a digit key just kept."""
-        self.teaching.undo()
-
     def _on_training_running_changed(self, running: bool) -> None:
         for action in self.model_actions:
             action.setEnabled(not running)
@@ -342,8 +338,7 @@ class MainWindow(QMainWindow):
         process). A TensorFlow import cannot be interrupted; everything else ends at once."""
         self.training.shutdown(0)  # in case the app quit without closing the window
         self.inspect.test_scorer.shutdown()
-        if self.training.thread is not None:
-            self.training.thread.quit()
-            self.training.thread.wait()
-        self.tensorflow.wait()
-        self.models.wait()
+        for thread in (self.training.thread, self.tensorflow.thread, self.models.loader_thread):
+            if thread is not None:
+                thread.quit()
+                thread.wait()

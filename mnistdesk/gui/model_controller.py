@@ -285,8 +285,3 @@ class ModelController(QObject):
         self.closing = True
         if self.loader_thread is not None:
             self.loader_thread.quit()
-
-    def wait(self) -> None:
-        if self.loader_thread is not None:
-            self.loader_thread.quit()
-            self.loader_thread.wait()

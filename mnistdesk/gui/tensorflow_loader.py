@@ -90,8 +90,3 @@ class TensorFlowLoader(QObject):
         self.idle_timer.stop()
         if self.thread is not None:
             self.thread.quit()
-
-    def wait(self) -> None:
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait()

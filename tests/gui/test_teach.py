@@ -81,7 +81,7 @@ def test_taking_a_kept_drawing_back_from_a_folder_that_refuses_says_so(make_wind
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args[2]))
     monkeypatch.setattr(window.personal, "remove", lambda entry: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
-    window.undo()
+    window.teaching.undo()
     assert not window.canvas.is_empty() and len(warned) == 1 and "Permission denied" in warned[0]
 
 
