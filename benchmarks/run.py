@@ -28,9 +28,10 @@ from mnistdesk.base import paths  # noqa: E402
 from mnistdesk.data import pen  # noqa: E402
 from mnistdesk.data.datasets import load_dataset  # noqa: E402
 from mnistdesk.data.drawn import drawn_inputs, redraw  # noqa: E402
-from mnistdesk.net.engine import Engine, load_predictor  # noqa: E402
+from mnistdesk.net.engine import Engine, load_predictor, softmax  # noqa: E402
 from mnistdesk.net.evaluation import evaluate  # noqa: E402
 from mnistdesk.net.models import read_metadata  # noqa: E402
+from mnistdesk.ink.pixels import normalize  # noqa: E402
 from mnistdesk.ink.preprocess import preprocess  # noqa: E402
 from mnistdesk.explain.saliency import Saliency  # noqa: E402
 from mnistdesk.ink.strokes import strokes_input  # noqa: E402
@@ -359,6 +360,42 @@ def bench_saliency(rounds: int, launches: int = 3) -> dict:
     return window_probe("saliency_probe.py", rounds, launches)
 
 
+def bench_engine(rounds: int) -> dict:
+    """The numpy engine on the networks learners bring (see mnistdesk/net/lessons.py), each
+    trained one epoch on 2,000 sample digits and saved as a lesson saves it: one drawn digit's
+    prediction time from the .keras file's engine (networks interleaved, medians), and the
+    largest difference from Keras's own outputs over 500 test digits, from .keras and .h5 files."""
+    import keras
+
+    from mnistdesk.net.lessons import LESSON_NETWORKS
+
+    sample = load_dataset("sample")
+    image = preprocess(redraw(sample.x_test[0], np.random.default_rng(0)))
+    x_train, x_test = normalize(sample.x_train[:2000]), normalize(sample.x_test[:500])  # as the lessons scale them
+    engines, largest = {}, 0.0
+    with tempfile.TemporaryDirectory() as folder:
+        for name, build in LESSON_NETWORKS.items():
+            keras.utils.set_random_seed(0)
+            model = build()
+            shape = model.input_shape[1:]
+            model.fit(x_train.reshape((-1, *shape)), sample.y_train[:2000], epochs=1, batch_size=64, verbose=0)
+            expected = np.asarray(model.predict(x_test.reshape((-1, *shape)), verbose=0))
+            for suffix in (".keras", ".h5"):
+                model.save(Path(folder) / f"{name}{suffix}")
+                engine = load_predictor(Path(folder) / f"{name}{suffix}")
+                assert isinstance(engine, Engine), f"{name}{suffix} fell back to Keras: {engine.note}"
+                outputs = engine.predict(x_test)
+                largest = max(largest, float(np.abs(outputs - (softmax(expected) if engine.logits else expected)).max()))
+            engines[name] = load_predictor(Path(folder) / f"{name}.keras")
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for engine in engines.values():
+        engine.predict(image)
+    for _ in range(rounds):
+        for name, engine in engines.items():
+            times[name].append(timed(lambda: engine.predict(image)))
+    return {**{f"engine_predict_ms_p50_{name}": median_ms(samples) for name, samples in times.items()}, "engine_keras_max_abs_diff": float(f"{largest:.2e}")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object (the default prints it indented)")
@@ -374,6 +411,7 @@ def main() -> int:
     parser.add_argument("--long-epochs", type=int, default=300, help="epochs of the long run, at least 20 (memory)")
     sections = {
         "prediction": lambda args: bench_prediction(args.rounds),
+        "engine": lambda args: bench_engine(args.rounds),
         "startup": lambda args: bench_startup(args.startup_rounds),
         "accuracy": lambda args: bench_accuracy(),
         "pen": lambda args: bench_pen_accuracy(),

@@ -44,11 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", type=Path, help="model file to open (default: the shipped model)")
 
     train = commands.add_parser("train", parents=[verbose], help="train a model and save it with its history")
-    train.add_argument("--model", choices=ARCHITECTURES, default="lean", help="architecture (default: lean)")
-    train.add_argument("--dataset", default="sample", help=f"{dataset_help} (default: sample)")
+    train.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: lean)")
+    train.add_argument("--continue", dest="continue_from", type=Path, metavar="MODEL", help="train this model file (.keras or .h5, yours or from a Keras lesson) further instead of a fresh network; its curves carry on (default --out: MODEL-continued.keras)")
+    train.add_argument("--dataset", help=f"{dataset_help} (default: sample; with --continue, the model's own)")
     train.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
     train.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense; with --continue, the one the model was trained or compiled with)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
     train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant", help="constant, or cosine: the rate falls along a half cosine from --lr towards 0, the last epoch taking the smallest steps (default: constant)")
     train.add_argument("--augment", action="store_true", help="random rotations, shifts, zoom and stroke thickness")
@@ -137,22 +138,35 @@ def _run_gui(args: argparse.Namespace) -> int:
 def _run_train(args: argparse.Namespace) -> int:
     from mnistdesk.data.datasets import load_dataset
 
-    out = args.out or Path(f"{args.model}-{Path(str(args.dataset)).stem}.keras")
+    previous: dict[str, Any] = {}
+    if args.continue_from is not None:
+        if args.model is not None:
+            raise ModelFileError(f"{args.continue_from}: --continue trains that model's own network; leave out --model {args.model}")
+        previous = _continued_metadata(args.continue_from)
+    architecture = args.model or previous.get("architecture") or (args.continue_from.stem if args.continue_from else "lean")
+    dataset_name = args.dataset or (dataset_of_model(previous.get("dataset")) if args.continue_from else "sample")
+    default_out = f"{args.continue_from.stem}-continued.keras" if args.continue_from else f"{architecture}-{Path(str(dataset_name)).stem}.keras"
+    out = args.out or Path(default_out)
     check_model_target(out)  # before the data and the training, not after an hour of it
-    dataset = load_dataset(args.dataset, progress=_print_download_progress if sys.stderr.isatty() else None)
+    dataset = load_dataset(dataset_name, progress=_print_download_progress if sys.stderr.isatty() else None)
     held_out = round(args.validation_split * len(dataset.x_train))
-    print(f"training {args.model} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
+    trained_with = previous.get("train_config", {})
+    optimizer = args.optimizer or (trained_with.get("optimizer") if trained_with.get("optimizer") in OPTIMIZERS else None)
+    learning_rate = args.lr or (trained_with.get("learning_rate") if optimizer and not args.optimizer and _is_rate(trained_with.get("learning_rate")) else None)
+    config = TrainConfig(architecture, str(dataset_name), args.epochs, args.batch_size, optimizer, learning_rate, args.augment, args.seed, args.validation_split, args.lr_schedule)
+    what = f"{args.continue_from} further ({config.resolved_optimizer()}, learning rate {config.resolved_learning_rate():g})" if args.continue_from else architecture
+    print(f"training {what} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
     from mnistdesk.net.live import TrainingControl
     from mnistdesk.net.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
 
-    config = TrainConfig(args.model, str(args.dataset), args.epochs, args.batch_size, args.optimizer, args.lr, args.augment, args.seed, args.validation_split, args.lr_schedule)
     steps = len(training_batches(dataset, config))
     # The window's NaN guard: stops at a non-finite loss and puts the last good weights back.
     guard = LiveCallback(TrainingControl(), steps, args.epochs, len(dataset.x_train) - held_out, _ignore, _ignore, _ignore, batch_interval=1.0, weights_interval=1.0)
     callbacks = [guard, ProgressPrinter(sys.stderr, args.epochs, steps)]
     if args.log_dir is not None:
         callbacks.append(TensorBoardLogger(args.log_dir))
-    model, metadata = train(config, dataset, None, callbacks)
+    model = _continued_model(args.continue_from, config) if args.continue_from else None
+    model, metadata = train(config, dataset, None, callbacks, model=model, history=previous.get("history") if isinstance(previous.get("history"), dict) else None)
     if guard.nan_message is not None:
         unchanged = f"{out} is unchanged" if out.exists() else f"{out} was not written"
         print(f"mnistdesk: error: training stopped: {guard.nan_message} Nothing was saved ({unchanged}); try a lower learning rate (--lr).", file=sys.stderr)
@@ -167,6 +181,34 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.log_dir is not None:
         print(f"TensorBoard logs in {args.log_dir}: tensorboard --logdir {args.log_dir}", file=sys.stderr)
     return 0 if saved == out else EXIT_ERROR
+
+
+def _continued_metadata(path: Path) -> dict[str, Any]:
+    """A model file's metadata (checked), and for a model from elsewhere how its file says it was compiled."""
+    from mnistdesk.net.models import check_model_file, compiled_settings
+
+    check_model_file(path)
+    metadata, notes = read_metadata_checked(path)
+    _print_notes(path, notes)
+    if "train_config" not in metadata:
+        metadata["train_config"] = compiled_settings(path)
+    return metadata
+
+
+def _continued_model(path: Path, config: TrainConfig) -> Any:
+    """The model file, compiled to train on with ``config``'s optimizer (a softmax-free model's loss applies the softmax)."""
+    from mnistdesk.net.engine import predictor_for
+    from mnistdesk.net.models import compile_model, load_model
+
+    model = load_model(path)
+    predictor = predictor_for(model)
+    _print_notes(path, [predictor.note])
+    compile_model(model, config.resolved_optimizer(), config.learning_rate, from_logits=predictor.logits)
+    return model
+
+
+def _is_rate(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1
 
 
 def _save_with_fallback(model: Any, out: Path, metadata: dict) -> Path:

@@ -185,6 +185,20 @@ def check_declared_layers(config: Any, limit: int = MAX_WEIGHT_BYTES) -> None:
     check_size("the layers in config.json", parameters * 4, limit, "declare")
 
 
+CODE_REFUSED = "refused: the model contains Python code (e.g. a Lambda layer), which mnistdesk never runs from a file"
+
+
+def check_code_free(config: Any) -> None:
+    """Refuse a Keras config holding Python code (a Lambda layer, a function serialized as
+    bytecode) or classes from outside Keras (custom layers need their author's code)."""
+    for layer in _layer_configs(config):
+        module, registered = layer.get("module"), layer.get("registered_name")
+        if layer["class_name"] in ("Lambda", "TFOpLambda", "SlicingOpLambda") or "function" in layer["config"] and layer["class_name"] != "function":
+            raise FileRefused(CODE_REFUSED)
+        if isinstance(module, str) and not module.startswith("keras") or isinstance(registered, str) and registered.split(">")[0] not in ("keras", "function") and registered != layer["class_name"]:
+            raise FileRefused(f"refused: layer {layer['class_name']!r} is a custom class from {module or registered!r}; mnistdesk loads only Keras's own layers (custom ones need their author's Python code)")
+
+
 def _layer_configs(node: Any, depth: int = 0) -> Iterable[dict]:
     """Every ``{"class_name": …, "config": {…}}`` in a Keras config, nested models included."""
     if depth > 64:

@@ -22,7 +22,7 @@ from mnistdesk.explain.epochs import EpochState, EpochStore, ScrubPosition
 from mnistdesk.explain.inspection import SplitScore, Transform, sweep, transformed
 from mnistdesk.explain.saliency import Saliency
 from mnistdesk.ink.preprocess import Placement, field_to_ink
-from mnistdesk.net.engine import Engine, Predictor, UnsupportedModel
+from mnistdesk.net.engine import Engine, Predictor
 
 #: Weight snapshots kept per run for re-scoring a new drawing's history (a dense model's
 #: snapshot is 1.6 MB, lean's 0.2 MB); past it, every other snapshot is dropped.
@@ -247,13 +247,11 @@ class Session:
         predictor = self.predictor
         if self._saliency_of[0] is not predictor:
             saliency, note = None, None
-            if not isinstance(predictor, Engine):
-                note = "No saliency for this model: it runs through Keras, not the numpy engine"
+            if isinstance(predictor, Engine):
+                saliency = Saliency(predictor)
             else:
-                try:
-                    saliency = Saliency(predictor)
-                except UnsupportedModel as error:
-                    note = f"No saliency for this model ({error} is not implemented)"
+                reason = getattr(predictor, "reason", None)
+                note = "No saliency for this model: it runs through Keras" + (f" (the fast preview has no {reason})" if reason else "")
             self._saliency_of = (predictor, saliency, note)
         return self._saliency_of[1:]
 

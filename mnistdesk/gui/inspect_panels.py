@@ -5,6 +5,7 @@ thin view: items created once, one slot feeds it, clicks go out as signals with 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -321,6 +322,10 @@ def _name_legend(legend: pg.LegendItem, names: Sequence[str]) -> None:
         label.setText(name[:8])
 
 
+#: Layers side by side in the Activations panel; more wrap onto further rows (a residual network's branches).
+MAX_ACTIVATION_COLUMNS = 4
+
+
 class ActivationsPanel(pg.GraphicsLayoutWidget):
     """Each hidden layer's output for the drawing: a conv layer's feature maps as tiles, a dense
     layer's units as a grid; dark is 0, bright the layer's strongest response."""
@@ -349,9 +354,11 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
         if not key:
             self.placeholder = self.addLabel("Draw a digit to see the hidden layers' activations", color=CAPTION)
             return
-        for column, (name, shape) in enumerate(key):
-            self.addLabel(f"{name} · {_shape_text(shape)}", row=0, col=column, color=CAPTION, size="8pt")  # once: a label's layout is costly
-            view = self.addViewBox(row=1, col=column, lockAspect=True, enableMouse=False, invertY=True)
+        columns = len(key) if len(key) <= MAX_ACTIVATION_COLUMNS else math.ceil(len(key) / math.ceil(len(key) / MAX_ACTIVATION_COLUMNS))
+        for index, (name, shape) in enumerate(key):
+            row, column = 2 * (index // columns), index % columns  # a deep network wraps onto more rows
+            self.addLabel(f"{name} · {_shape_text(shape)}", row=row, col=column, color=CAPTION, size="8pt")  # once: a label's layout is costly
+            view = self.addViewBox(row=row + 1, col=column, lockAspect=True, enableMouse=False, invertY=True)
             view.setMenuEnabled(False)
             image = pg.ImageItem(axisOrder="row-major")
             image.setLookupTable(self.lut)
@@ -360,7 +367,7 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return f"{shape[-1]} maps of {shape[0]}×{shape[1]}" if len(shape) == 3 else f"{shape[0]} units"
+    return f"{shape[-1]} maps {shape[0]}×{shape[1]}" if len(shape) == 3 else f"{shape[0]} units"
 
 
 SLIDERS = {  # name: (label, unit, slider steps per unit)

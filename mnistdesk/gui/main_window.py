@@ -29,6 +29,7 @@ from mnistdesk.gui.teach_panel import TeachPanel
 from mnistdesk.gui.tensorflow_loader import TensorFlowLoader
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.net.engine import Predictor
+from mnistdesk.net.models import MODEL_SUFFIXES
 
 #: The window manager's title bar and borders, outside the size a window is given: without
 #: this room a first start on a 1024×640 screen put the status bar below the screen's edge.
@@ -190,7 +191,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Save drawing…", QKeySequence.StandardKey.Save, drawing.choose_save_drawing, "Save the drawing as a PNG")
         file_menu.addSeparator()
         self.model_actions = [
-            self._action(file_menu, "Open &model…", "Ctrl+Shift+O", models.choose, "Open a .keras model"),
+            self._action(file_menu, "Open &model…", "Ctrl+Shift+O", models.choose, "Open a Keras model (.keras, or a legacy .h5 file); dropping one on the window opens it too"),
             self._action(file_menu, "Save m&odel", "Ctrl+Alt+S", models.save, "Save the model (asks where the first time)"),
             self._action(file_menu, "Save model &as…", "Ctrl+Shift+S", models.choose_save, "Save the model to a new .keras file"),
             file_menu.addMenu(models.recent_menu),
@@ -266,8 +267,12 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if files and self.drawing.open_image(Path(files[0])):
+        """A dropped model file becomes the model in use; anything else is read as a digit image."""
+        files = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not files:
+            return
+        opened = self.models.open(files[0]) if files[0].suffix.lower() in MODEL_SUFFIXES else self.drawing.open_image(files[0])
+        if opened:
             event.acceptProposedAction()
 
     @property

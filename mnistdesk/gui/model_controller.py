@@ -18,15 +18,16 @@ from mnistdesk.gui.folders import last_folder, remember_folder
 from mnistdesk.gui.inspect_controller import InspectController
 from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.training_controller import TrainingController
-from mnistdesk.net.engine import Engine, Predictor
-from mnistdesk.net.models import ModelFileError, check_model_file, copy_model_file, save_model
+from mnistdesk.net.engine import Predictor, predictor_for
+from mnistdesk.net.models import ModelFileError, check_model_file, copy_model_file, load_model, save_model
 
 MAX_RECENT_MODELS = 8
 #: The window waits this long for a model to load; a slower one (Keras must be imported)
 #: finishes in the background while the window stays responsive.
 OPEN_WAIT_MS = 500
 STARTUP_OPEN_WAIT_MS = 3000
-MODEL_FILTER = "Keras models (*.keras)"
+OPEN_FILTER = "Keras models (*.keras *.h5 *.hdf5)"
+SAVE_FILTER = "Keras models (*.keras)"
 
 
 class ModelController(QObject):
@@ -95,7 +96,7 @@ class ModelController(QObject):
         self.open(path, quiet=requested is None, wait_ms=STARTUP_OPEN_WAIT_MS)
 
     def choose(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self.window, "Open model", self._last_folder(), MODEL_FILTER)
+        name, _ = QFileDialog.getOpenFileName(self.window, "Open model", self._last_folder(), OPEN_FILTER)
         if name and self.open(Path(name)):
             remember_folder(self.settings, "models", Path(name).parent)
 
@@ -120,7 +121,7 @@ class ModelController(QObject):
         self.training.weights.set_reference(None)  # not a run's model: no start to compare with
         self.use(loader.predictor, loader.path, loader.metadata)
         self.training.curves.show_history(loader.metadata.get("history"))
-        self.training.show_model_opened(loader.path.name)
+        self.training.show_model_opened(loader.path.name, loader.metadata)
         self.settings.setValue("model/path", str(loader.path))
         self._remember(loader.path)
         if loader.notes:
@@ -179,7 +180,7 @@ class ModelController(QObject):
 
     def _on_training_model_trained(self, model, metadata: dict) -> None:
         try:
-            engine = Engine.from_keras_model(model)
+            engine = predictor_for(model)
         except ModelFileError as error:  # diverged so far that even the last good weights overflow
             self.window.statusBar().showMessage(f"The trained model cannot be used: {error}", 10000)
             return
@@ -206,16 +207,19 @@ class ModelController(QObject):
     # -- saving --------------------------------------------------------------------------------
     def save(self) -> bool:
         """Save to the model's own file, or ask where if it has none (or is the shipped one)."""
-        if self.path is None or self.path == paths.SHIPPED_MODEL_PATH:
-            return self.choose_save()
+        if self.path is None or self.path == paths.SHIPPED_MODEL_PATH or self.path.suffix != ".keras":
+            return self.choose_save()  # a legacy .h5 is saved anew as .keras, never over the original
         if not self.unsaved:
             self.window.statusBar().showMessage(f"{self.path.name} is already saved", 3000)
             return True
         return self.save_to(self.path)
 
     def choose_save(self) -> bool:
-        suggestion = Path(self._last_folder()) / f"{self.metadata.get('architecture', 'model')}-{self.metadata.get('dataset', 'mnist')}.keras"
-        name, _ = QFileDialog.getSaveFileName(self.window, "Save model as", str(suggestion), MODEL_FILTER)
+        if self.path is not None and self.path.suffix != ".keras" and self.path != paths.SHIPPED_MODEL_PATH:
+            suggestion = Path(self._last_folder()) / f"{self.path.stem}.keras"  # the same name, in the current format
+        else:
+            suggestion = Path(self._last_folder()) / f"{self.metadata.get('architecture', 'model')}-{self.metadata.get('dataset', 'mnist')}.keras"
+        name, _ = QFileDialog.getSaveFileName(self.window, "Save model as", str(suggestion), SAVE_FILTER)
         if not name:
             return False
         path = Path(name) if name.endswith(".keras") else Path(name + ".keras")
@@ -223,10 +227,13 @@ class ModelController(QObject):
         return self.save_to(path)
 
     def save_to(self, path: Path) -> bool:
-        """Write the model atomically: a trained one through Keras, an opened one as a file copy."""
+        """Write the model atomically: a trained one through Keras, an opened one as a file copy
+        (a legacy .h5 one converted to .keras through Keras)."""
         try:
             if self.trained is not None:
                 save_model(self.trained, path, self.metadata)
+            elif self.path is not None and self.path.suffix != ".keras":
+                save_model(load_model(self.path), path, self.metadata)
             elif self.path is not None:
                 copy_model_file(self.path, path)
         except (OSError, ModelFileError) as error:

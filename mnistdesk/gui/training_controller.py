@@ -23,7 +23,7 @@ from mnistdesk.gui.training_panels import CurvesPanel, TrainPanel, WeightsPanel
 from mnistdesk.gui.worker import DATASET_UNAVAILABLE, INVALID_DATASET, FineTuning, TrainingWorker, wait_for_thread_exit
 from mnistdesk.net.engine import Engine
 from mnistdesk.net.live import LIVE_REFRESH_S, Throttle
-from mnistdesk.net.models import ARCHITECTURES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
+from mnistdesk.net.models import ARCHITECTURES, DEFAULT_LEARNING_RATE, DEFAULT_OPTIMIZER, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, fine_tuning_summary
 
 SHUTDOWN_WAIT_MS = 10_000  # a run stops within one compiled call; TensorFlow's import cannot be interrupted
 OWN_DATASET = "own"
@@ -134,7 +134,7 @@ class TrainingController(QObject):
         model, path, metadata = self.current_model
         if model is None and path is None:
             return False
-        config = self._config(metadata.get("architecture") or (path.stem if path else "model"))
+        config = self._config(metadata.get("architecture") or (path.stem if path else "model"), self._trained_with(metadata))
         if config is None:
             return False
         history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
@@ -164,18 +164,19 @@ class TrainingController(QObject):
         self._retry_with_sample = lambda: self.fine_tune(drawings, epochs, "sample")
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, fine_tuning=tuning))
 
-    def _config(self, architecture: str) -> TrainConfig | None:
+    def _config(self, architecture: str, trained_with: dict | None = None) -> TrainConfig | None:
+        """The panel's settings; where it says Default, a continued model's own optimizer and rate."""
         source = self.dataset_source()
         if source is None:
             return None
-        panel = self.panel
+        panel, trained_with = self.panel, trained_with or {}
         return TrainConfig(
             architecture=architecture,
             dataset=source,
             epochs=panel.epochs.value(),
             batch_size=panel.batch_size.value(),
-            optimizer=panel.chosen_optimizer(),
-            learning_rate=panel.chosen_learning_rate(),
+            optimizer=panel.chosen_optimizer() or trained_with.get("optimizer"),
+            learning_rate=panel.chosen_learning_rate() or (trained_with.get("learning_rate") if not panel.chosen_optimizer() else None),
             augment=panel.augment.isChecked(),
             validation_fraction=panel.validation_fraction(),
         )
@@ -274,15 +275,19 @@ class TrainingController(QObject):
         self.panel.show_status(text, busy=True)
         self.message.emit(text)
 
-    def _on_worker_model_ready(self, engine: Engine) -> None:
+    def _on_worker_model_ready(self, engine: Engine | None, unsupported: str) -> None:
         self.engine = engine
-        self.weights.set_reference(engine.first_layer_weights())
-        self.weights.show_kernel(engine.first_layer_weights())
+        kernel = engine.first_layer_weights() if engine is not None else None
+        self.weights.set_reference(kernel)
+        self.weights.show_kernel(kernel)
         worker = self.worker
         self.trained_epochs = float(len(worker.history.get("loss", [])))
         self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset, "continued": worker.start_from is not None})
+        self.engine_is_newest, self.last_validation = engine is not None, None
+        if engine is None:
+            self.message.emit(f"Training without a live preview: the fast preview has no {unsupported}; the curves still follow, and the model is used when the run ends")
+            return
         self.predictor_changed.emit(engine, self.trained_epochs)
-        self.engine_is_newest, self.last_validation = True, None
         start = {key: values[-1] for key, values in worker.history.items() if values}  # a continued model's last epoch
         self.epoch_reached.emit(int(self.trained_epochs), engine, None, {**start, "progress": self.trained_epochs})
 
@@ -352,9 +357,30 @@ class TrainingController(QObject):
         self.panel.show_status(text, done=done)
         self.message.emit(message or text)
 
-    def show_model_opened(self, name: str) -> None:
-        """A model from a file is in use: the last run's result no longer describes it."""
-        self.panel.show_idle(f"Ready: {name} in use")
+    def show_model_opened(self, name: str, metadata: dict) -> None:
+        """A model from a file is in use: the last run's result no longer describes it; for a
+        model from elsewhere, say what Continue will train it with."""
+        trained_with = self._trained_with(metadata)
+        if metadata.get("history") or not trained_with:
+            self.panel.show_idle(f"Ready: {name} in use")
+            return
+        optimizer = trained_with.get("optimizer") or DEFAULT_OPTIMIZER.get(str(metadata.get("architecture")), "adam")
+        rate = trained_with.get("learning_rate") or DEFAULT_LEARNING_RATE[optimizer]
+        origin = "as the file was compiled" if trained_with.get("compiled_in_file") else "the file does not say how it was compiled"
+        self.panel.show_idle(f"Ready: {name} in use. Continue trains it with {optimizer}, learning rate {rate:g} ({origin}), on the data chosen above; the Optimizer and Learning rate boxes override this")
+
+    @staticmethod
+    def _trained_with(metadata: dict) -> dict:
+        """How the model in use was trained or compiled (its metadata's ``train_config``)."""
+        config = metadata.get("train_config")
+        if not isinstance(config, dict):
+            return {}
+        rate = config.get("learning_rate")
+        return {
+            "optimizer": config.get("optimizer") if config.get("optimizer") in OPTIMIZERS else None,
+            "learning_rate": float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 1 else None,
+            "compiled_in_file": bool(config.get("compiled_in_file")),
+        }
 
     def _on_worker_failed(self, title: str, message: str) -> None:
         self.panel.show_status(title)

@@ -433,10 +433,15 @@ class WeightsPanel(pg.GraphicsLayoutWidget):
             self._draw(self.kernel)
 
     def show_kernel(self, kernel: np.ndarray | None) -> None:
-        """The newest kernel (training, or the model in use); shown unless the scrubber shows an earlier epoch."""
-        if kernel is None:
-            return
+        """The newest kernel (training, or the model in use); shown unless the scrubber shows an
+        earlier epoch. None (a model run through Keras, or without a dense or convolution layer)
+        clears the panel: it never shows another model's weights."""
         self.live_kernel = kernel
+        if kernel is None:
+            self.kernel = self.layout_info = self.tiles = None
+            self.image.clear()
+            self.caption.setText("No first-layer weights to show for this model")
+            return
         if self.epoch is None:
             self._draw(kernel)
 

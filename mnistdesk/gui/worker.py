@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from mnistdesk.data.datasets import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.data.personal import LabelledImages
-from mnistdesk.net.engine import Engine
+from mnistdesk.net.engine import Engine, UnsupportedModel, predictor_for
 from mnistdesk.net.live import Throttle, TrainingControl
 from mnistdesk.net.models import FineTuneConfig, ModelFileError
 
@@ -98,7 +98,7 @@ class TrainingWorker(QObject):
 
     status = Signal(str)  # what it is doing before the first batch
     download_progress = Signal(int, int)  # bytes done, bytes in all (0 if unknown)
-    model_ready = Signal(object)  # Engine with the initial weights, for live prediction
+    model_ready = Signal(object, str)  # Engine with the initial weights, for live prediction (None: the engine cannot run it), and why not
     batch_done = Signal(object)  # dict of throttled per-batch metrics and progress
     epoch_done = Signal(object)  # dict of epoch metrics with validation
     weights_changed = Signal(object)  # per-layer lists of numpy weight arrays
@@ -157,7 +157,10 @@ class TrainingWorker(QObject):
             return
         model = self._starting_model()
         self.model = model
-        self.model_ready.emit(Engine.from_keras_model(model))
+        try:
+            self.model_ready.emit(Engine.from_keras_model(model), "")
+        except UnsupportedModel as reason:  # it trains all the same; the window cannot follow it live
+            self.model_ready.emit(None, str(reason))
         _, validation = split_validation(dataset.y_train, self.config.validation_fraction)
         self.splits_ready.emit({"validation": (dataset.x_train[validation], dataset.y_train[validation]), "test": (dataset.x_test, dataset.y_test)})
         initial_epoch = len(self.history.get("loss", []))
@@ -233,7 +236,7 @@ class TrainingWorker(QObject):
         model = load_model(self.start_from) if isinstance(self.start_from, (str, os.PathLike)) else self.start_from
         optimizer = getattr(model, "optimizer", None)
         if optimizer is None or optimizer.name.lower() != self.config.resolved_optimizer():
-            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate)
+            compile_model(model, self.config.resolved_optimizer(), self.config.learning_rate, from_logits=predictor_for(model).logits)
         elif self.config.learning_rate is not None:
             model.optimizer.learning_rate.assign(self.config.learning_rate)
         return model

@@ -20,30 +20,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from mnistdesk.base.untrusted import MAX_CONFIG_BYTES, read_member
-from mnistdesk.net.models import CONFIG_MEMBER, WEIGHTS_MEMBER, ModelFileError, check_model_file
+from mnistdesk.net.layers import ELEMENTWISE_LAYERS, MERGE_LAYERS, WEIGHTED_LAYERS, Op, Softmax, UnsupportedModel, layer_ops
+from mnistdesk.net.models import CONFIG_MEMBER, WEIGHTS_MEMBER, ModelFileError, check_model_file, input_problem, is_legacy_h5, legacy_config, legacy_layer_weights, output_problem
 
-IDENTITY_LAYERS = frozenset(
-    {
-        "InputLayer",
-        "Dropout",
-        "SpatialDropout2D",
-        "GaussianNoise",
-        "GaussianDropout",
-        "RandomRotation",
-        "RandomTranslation",
-        "RandomZoom",
-        "RandomFlip",
-        "RandomContrast",
-    }
-)
-INPUT_SHAPES = ((28, 28), (28, 28, 1))
+#: The inputs the app can feed: its 28×28 digit as it is, with a channel, or flattened.
+FLAT_INPUT = (784,)
+INPUT_SHAPES = ((28, 28), (28, 28, 1), FLAT_INPUT)
 #: How far a model's outputs may be from a probability distribution and still count as one.
 PROBABILITY_TOLERANCE = 1e-3
 SOFTMAX_NOTE = "its outputs are not probabilities (the last layer has no softmax), so softmax is applied to them"
-
-
-class UnsupportedModel(Exception):
-    """The model uses something the numpy engine does not implement (Keras can still run it)."""
+FLATTEN_NOTE = "it reads 784 numbers: the 28×28 input is flattened for it"
 
 
 class Predictor(Protocol):
@@ -63,8 +49,9 @@ PROBE_IMAGE = np.random.default_rng(0).random((1, 28, 28), dtype=np.float32)
 def needs_softmax(outputs: np.ndarray) -> bool:
     """Whether probe ``outputs`` are logits (finite, but not rows of probabilities); refuses a
     model with the wrong output shape or non-finite outputs (NaN or infinite weights)."""
-    if outputs.ndim != 2 or outputs.shape[1] != 10:
-        raise ModelFileError(f"the model outputs shape {outputs.shape[1:]}, not 10 class probabilities")
+    problem = output_problem(outputs.shape[1:])
+    if problem is not None:
+        raise ModelFileError(problem)
     if not np.isfinite(outputs).all():
         raise ModelFileError("refused: the model's outputs are not finite numbers (its weights hold NaN or infinity)")
     in_range = outputs.min() >= -PROBABILITY_TOLERANCE and outputs.max() <= 1 + PROBABILITY_TOLERANCE
@@ -73,94 +60,191 @@ def needs_softmax(outputs: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer as Keras describes it: class name, ``get_config()`` dict, weight arrays."""
+    """One layer as Keras describes it: class name, ``get_config()`` dict, weight arrays, and
+    (in a Functional model) the names of the layers it reads; ``None``: the layer before it."""
 
     class_name: str
     config: dict[str, Any]
     weights: tuple[np.ndarray, ...] = ()
+    inputs: tuple[str, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name", self.class_name))
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operation of the graph and the indices of the values it reads (0: the model's input)."""
+
+    op: Op
+    inputs: tuple[int, ...]
 
 
 class Engine:
-    """A chain of numpy layer functions equivalent to a Keras ``Sequential`` model in inference."""
+    """A Keras model (Sequential or Functional) as a graph of numpy operations, in inference."""
 
-    def __init__(self, specs: Sequence[LayerSpec]):
+    def __init__(self, specs: Sequence[LayerSpec], input_shape: tuple[int, ...] | None = None, output: str | None = None):
         self.specs = tuple(specs)
-        self._ops = [_build_op(spec) for spec in self.specs]
-        weighted = [i for i, spec in enumerate(self.specs) if spec.class_name in ("Conv2D", "Dense")]
-        self._hidden = {i: str(self.specs[i].config.get("name", f"layer {i}")) for i in weighted[:-1]}
-        self.input_shape = _input_shape(self.specs)
-        self.note: str | None = None
-        if needs_softmax(self.predict(PROBE_IMAGE)):
-            self._ops.append(softmax)
-            self.note = SOFTMAX_NOTE
+        self.input_shape = input_shape or _input_shape([{"config": spec.config} for spec in self.specs])
+        self.nodes: list[Node] = []
+        self._build(output)
+        self.note: str | None = FLATTEN_NOTE if self.input_shape == FLAT_INPUT else None
+        self._last_use = _last_uses(self.nodes)
+        self.logits = needs_softmax(self.predict(PROBE_IMAGE))  # the model ends without a softmax
+        if self.logits:
+            self.nodes.append(Node(Softmax(), (self.result,)))
+            self.result = len(self.nodes)
+            self._last_use = _last_uses(self.nodes)
+            self.note = "; ".join(filter(None, (self.note, SOFTMAX_NOTE)))
+
+    def _build(self, output: str | None) -> None:
+        """Each layer's operations as nodes, in order; which layers' outputs the Activations panel shows."""
+        produced: dict[str, int] = {}  # layer name: index of the value it outputs
+        consumers: dict[int, list[str]] = {}
+        previous = 0
+        for spec in self.specs:
+            if spec.inputs is None:
+                sources = (previous,)
+            else:
+                missing = [name for name in spec.inputs if name not in produced]
+                if missing:
+                    raise UnsupportedModel(f"layer {spec.name} reads {missing[0]}, which comes later (the graph is not in order)")
+                sources = tuple(produced[name] for name in spec.inputs) or (0,)
+            for source in sources:
+                consumers.setdefault(source, []).append(spec.name)
+            for op in layer_ops(spec.class_name, spec.config, spec.weights):
+                self.nodes.append(Node(op, sources))
+                sources = (len(self.nodes),)
+            produced[spec.name] = previous = sources[0]
+        self._output_name = output
+        self.result = produced[output] if output is not None else previous  # the index of the model's output
+        kinds = {spec.name: spec.class_name for spec in self.specs}
+        self.shown: dict[int, str] = {}
+        for spec in self.specs:
+            if spec.class_name not in WEIGHTED_LAYERS | MERGE_LAYERS:
+                continue
+            value = produced[spec.name]
+            # after the activation, normalisation or dropout that only it feeds
+            while len(consumers.get(value, [])) == 1 and kinds[consumers[value][0]] in ELEMENTWISE_LAYERS:
+                value = produced[consumers[value][0]]
+            if value != self.result:
+                self.shown[value] = spec.name
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (N, 10) for images (N, 28, 28) or (N, 28, 28, 1), or one (28, 28) image."""
         return self.activations(images, hidden=False)[0]
 
     def activations(self, images: np.ndarray, hidden: bool = True) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-        """Probabilities, and (in the same pass) each hidden layer's output by layer name: every
-        Conv2D and every Dense but the last, after its activation, as a Keras sub-model ending
-        at that layer would give it."""
+        """Probabilities, and (in the same pass) the hidden layers' outputs by layer name: every
+        weighted layer but the last and every merge (a branch joining), after the activation or
+        normalisation that follows it; maps as (N, h, w, c), anything else flattened to (N, units)."""
+        values = self.trace(images, keep=False)
+        shown = [(name, values[index]) for index, name in self.shown.items()] if hidden else []
+        return values[self.result], [(name, v if v.ndim == 4 else v.reshape(len(v), -1)) for name, v in shown]
+
+    def trace(self, images: np.ndarray, keep: bool = True) -> list[np.ndarray | None]:
+        """Every node's output for ``images`` (index 0: the input as the model reads it); with
+        ``keep=False`` a value no later node reads is dropped (None) unless it is shown."""
         x = np.asarray(images, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
-        x = x.reshape((x.shape[0], *self.input_shape))
-        outputs = []
-        with np.errstate(over="ignore", invalid="ignore"):  # a crafted model's overflow is caught by the caller, not printed
-            for index, op in enumerate(self._ops):
-                x = op(x)
-                if hidden and index in self._hidden:
-                    outputs.append((self._hidden[index], x))
-        return x, outputs
+        values: list[np.ndarray | None] = [x.reshape((x.shape[0], *self.input_shape))]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a crafted model's overflow is caught by the caller, not printed
+            for index, node in enumerate(self.nodes, start=1):
+                values.append(node.op.forward(*(values[i] for i in node.inputs)))
+                if not keep:
+                    for i in node.inputs:
+                        if self._last_use.get(i) == index and i not in self.shown:
+                            values[i] = None
+        return values
 
     def with_weights(self, weights: Sequence[Sequence[np.ndarray]]) -> Engine:
         """The same architecture with new weights (one list per layer), e.g. a training snapshot."""
-        return Engine([LayerSpec(s.class_name, s.config, tuple(w)) for s, w in zip(self.specs, weights, strict=True)])
+        specs = [LayerSpec(s.class_name, s.config, tuple(w), s.inputs) for s, w in zip(self.specs, weights, strict=True)]
+        return Engine(specs, self.input_shape, self._output_name)
 
     def first_layer_weights(self) -> np.ndarray | None:
-        """The kernel of the first Dense or Conv2D layer, for the weight-image panel."""
-        return next((s.weights[0] for s in self.specs if s.class_name in ("Dense", "Conv2D")), None)
+        """The kernel of the first Dense or convolution layer, for the weight-image panel."""
+        return next((s.weights[0] for s in self.specs if s.class_name in WEIGHTED_LAYERS and s.weights), None)
 
     @classmethod
     def from_keras_model(cls, model: Any) -> Engine:
-        """Build from a live ``keras.Sequential``: its layers' configs and a copy of their weights."""
-        if type(model).__name__ != "Sequential":
-            raise UnsupportedModel(f"only Sequential models run in numpy, not {type(model).__name__}")
-        return cls([LayerSpec(type(layer).__name__, layer.get_config(), tuple(layer.get_weights())) for layer in model.layers])
+        """Build from a live Keras model (Sequential or Functional): its config and a copy of its
+        weights, one spec per entry of ``model.layers`` (so training snapshots line up)."""
+        kind = type(model).__name__
+        if kind == "Sequential":
+            specs = [LayerSpec(type(layer).__name__, layer.get_config(), tuple(layer.get_weights())) for layer in model.layers]
+            return cls(specs, _checked_input(model.input_shape[1:]))
+        if kind not in ("Functional", "Model"):
+            raise UnsupportedModel(f"a {kind} model (subclassed models keep their forward pass in Python code)")
+        graph = model.get_config()
+        inputs = {layer["name"]: _layer_inputs(layer) for layer in graph["layers"]}
+        specs = [LayerSpec(type(layer).__name__, layer.get_config(), tuple(layer.get_weights()), inputs[layer.name]) for layer in model.layers]
+        return cls(specs, _checked_input(model.input_shape[1:]), _single(graph, "output_layers"))
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], weights: Callable[[int, dict[str, Any]], tuple[np.ndarray, ...]]) -> Engine:
+        """Build from a saved model's config (``{"class_name": …, "config": …}``); ``weights(i,
+        layer)`` reads the weights of the i-th layer of the config."""
+        kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        if kind not in ("Sequential", "Functional", "Model"):
+            raise UnsupportedModel(f"a {kind} model")
+        body = config["config"]
+        functional = kind != "Sequential"
+        specs = []
+        for index, layer in enumerate(body["layers"]):
+            if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
+                raise ModelFileError("its config.json lists a layer that is not an object")
+            if layer.get("class_name") in ("Sequential", "Functional", "Model"):
+                raise UnsupportedModel(f"a model nested inside the model ({layer['config'].get('name')})")
+            name = layer.get("name", layer["config"].get("name"))
+            config_with_name = {**layer["config"], "name": name}
+            if not functional and layer.get("class_name") == "InputLayer":
+                continue  # Keras's Sequential.layers leaves it out
+            specs.append(LayerSpec(str(layer.get("class_name")), config_with_name, weights(index, layer), _layer_inputs(layer) if functional else None))
+        output = _single(body, "output_layers") if functional else None
+        return cls(specs, _input_shape(body["layers"]), output)
 
     @classmethod
     def from_keras_file(cls, path: str | os.PathLike) -> Engine:
-        """Build from a ``.keras`` file without importing TensorFlow."""
+        """Build from a ``.keras`` or ``.h5`` file without importing TensorFlow."""
         import h5py
 
         check_model_file(path)  # declared sizes are capped before anything is read
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))  # checked above
-            kind = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-            if kind != "Sequential":
-                raise UnsupportedModel(f"only Sequential models run in numpy, not {kind}")
-            with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
-                specs = []
-                for layer, key in zip(config["config"]["layers"], _weight_keys(config["config"]["layers"])):
-                    group = weights.get(f"layers/{key}/vars")
-                    arrays = () if group is None else tuple(np.array(group[k]) for k in sorted(group, key=int))
-                    specs.append(LayerSpec(layer["class_name"], layer["config"], arrays))
         try:
-            return cls(specs)
+            if is_legacy_h5(path):
+                with h5py.File(path, "r") as file:
+                    return cls.from_config(legacy_config(file), lambda index, layer: legacy_layer_weights(file, layer))
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))  # checked above
+                layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) else []
+                keys = _weight_keys(layers)
+                with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
+                    def read(index: int, layer: dict[str, Any]) -> tuple[np.ndarray, ...]:
+                        group = weights.get(f"layers/{keys[index]}/vars")
+                        return () if group is None else tuple(np.array(group[k]) for k in sorted(group, key=int))
+
+                    return cls.from_config(config, read)
         except ModelFileError as error:
             raise ModelFileError(f"{path}: {error}") from None
 
 
 class KerasPredictor:
-    """Fallback for models the numpy engine cannot run: Keras's own ``predict`` (slow, imports TF)."""
+    """Fallback for models the numpy engine cannot run: Keras's own ``predict`` (slow, imports
+    TF). ``reason``: what the engine lacks, e.g. "layer Conv3D", for the status bar."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, reason: str | None = None):
         self.model = model
         self.softmax = False
-        self.note: str | None = None
+        self.reason = reason
+        notes = [f"runs through Keras (slower, no saliency or activations): the fast preview has no {reason}" if reason else None]
+        notes.append(FLATTEN_NOTE if tuple(model.input_shape[1:]) == FLAT_INPUT else None)
         if needs_softmax(self.predict(PROBE_IMAGE)):
-            self.softmax, self.note = True, SOFTMAX_NOTE
+            self.softmax = True
+            notes.append(SOFTMAX_NOTE)
+        self.logits = self.softmax
+        self.note: str | None = "; ".join(filter(None, notes)) or None
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         x = np.asarray(images, dtype=np.float32)
@@ -171,20 +255,85 @@ class KerasPredictor:
         return softmax(outputs) if self.softmax else outputs
 
 
+def predictor_for(model: Any) -> Predictor:
+    """The numpy engine for a live Keras model, or Keras's own predict for one it cannot run."""
+    try:
+        return Engine.from_keras_model(model)
+    except UnsupportedModel as reason:
+        return KerasPredictor(model, str(reason))
+
+
 def load_predictor(path: str | os.PathLike) -> Predictor:
     """The fastest predictor for a model file: numpy when it can, Keras (``safe_mode=True``) if not."""
     try:
         return Engine.from_keras_file(path)
     except ModelFileError:
         raise
-    except Exception:  # unsupported, or a config the numpy engine cannot make sense of: Keras judges it
+    except Exception as error:  # unsupported, or a config the numpy engine cannot make sense of: Keras judges it
         from mnistdesk.net.models import load_model
 
+        reason = str(error) if isinstance(error, UnsupportedModel) else None
         model = load_model(path)
         try:
-            return KerasPredictor(model)
+            return KerasPredictor(model, reason)
         except ModelFileError as error:
             raise ModelFileError(f"{path}: {error}") from None
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    return Softmax().forward(x)
+
+
+def _layer_inputs(layer: dict[str, Any]) -> tuple[str, ...]:
+    """The names of the layers a Functional config's layer reads, from its one inbound node
+    (Keras 3's ``keras_history`` tensors, or Keras 2's ``[name, node, tensor, kwargs]`` lists)."""
+    nodes = layer.get("inbound_nodes") or []
+    if len(nodes) > 1:
+        raise UnsupportedModel(f"layer {layer.get('name')} used more than once (a shared layer)")
+    if not nodes:
+        return ()
+    node = nodes[0]
+    names: list[str] = []
+
+    def visit(item: Any) -> None:
+        if isinstance(item, dict):
+            history = item.get("config", {}).get("keras_history") if item.get("class_name") == "__keras_tensor__" else None
+            if history:
+                names.append(str(history[0]))
+            else:
+                for value in item.values():
+                    visit(value)
+        elif isinstance(item, (list, tuple)):  # a live model's config holds tuples, a saved one lists
+            if len(item) >= 3 and isinstance(item[0], str) and isinstance(item[1], int):
+                names.append(item[0])  # Keras 2: [layer name, node index, tensor index, kwargs]
+            else:
+                for value in item:
+                    visit(value)
+
+    visit(node.get("args", []) if isinstance(node, dict) else node)
+    return tuple(names)
+
+
+def _single(body: dict[str, Any], key: str) -> str:
+    """The one input or output layer of a Functional config (Keras 2 and 3 spell it alike)."""
+    entries = body.get(key)
+    if isinstance(entries, list) and entries and isinstance(entries[0], str):
+        entries = [entries]  # a single [name, 0, 0]
+    if not isinstance(entries, list) or len(entries) != 1:
+        raise UnsupportedModel(f"a model with {len(entries) if isinstance(entries, list) else 'no'} {key.split('_')[0]}s (the app feeds one digit and reads one answer)")
+    return str(entries[0][0])
+
+
+def _last_uses(nodes: Sequence[Node]) -> dict[int, int]:
+    """For each value, the index of the last node that reads it."""
+    return {source: index for index, node in enumerate(nodes, start=1) for source in node.inputs}
+
+
+def _checked_input(shape: Sequence[Any]) -> tuple[int, ...]:
+    problem = input_problem(tuple(shape))
+    if problem is not None:
+        raise ModelFileError(problem)
+    return tuple(shape)
 
 
 def _weight_keys(layers: list[dict[str, Any]]) -> list[str]:
@@ -200,134 +349,13 @@ def _weight_keys(layers: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
-def _input_shape(specs: Sequence[LayerSpec]) -> tuple[int, ...]:
-    for spec in specs:
-        shape = spec.config.get("batch_shape") or spec.config.get("batch_input_shape")
-        if shape is None and "build_config" in spec.config:
-            shape = spec.config["build_config"].get("input_shape")
-        if shape is not None:
-            if tuple(shape[1:]) not in INPUT_SHAPES:
-                raise ModelFileError(f"the model expects input of shape {tuple(shape[1:])}, not a 28×28 image")
-            return tuple(shape[1:])
+def _input_shape(layers: Sequence[dict[str, Any]]) -> tuple[int, ...]:
+    """The input shape a saved config declares: on its input layer, as Keras 2's first layer's
+    ``batch_input_shape``, or in the first layer's ``build_config``."""
+    for layer in layers:
+        config = layer.get("config", {})
+        built = layer.get("build_config")
+        shape = config.get("batch_shape") or config.get("batch_input_shape") or (built.get("input_shape") if isinstance(built, dict) else None)
+        if isinstance(shape, list) and shape:
+            return _checked_input(shape[1:])
     return (28, 28, 1)
-
-
-def _activation(name: Any) -> Callable[[np.ndarray], np.ndarray]:
-    if isinstance(name, dict):
-        name = name.get("config", {}).get("name", name.get("class_name"))
-    if name in (None, "linear"):
-        return lambda x: x
-    if name == "relu":
-        return lambda x: np.maximum(x, 0, dtype=np.float32)
-    if name == "softmax":
-        return softmax
-    if name == "sigmoid":
-        return lambda x: (1 / (1 + np.exp(-x))).astype(np.float32)
-    if name == "tanh":
-        return np.tanh
-    raise UnsupportedModel(f"activation {name!r}")
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    shifted = np.exp(x - x.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow's SAME padding: the extra pixel goes after, not before."""
-    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def sliding_windows(x: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int], padding: str, fill: float) -> np.ndarray:
-    """Sliding windows (N, H', W', C, kh, kw) of an NHWC tensor, padded as Keras would."""
-    if padding == "same":
-        pads = [same_padding(x.shape[axis], kernel[axis - 1], strides[axis - 1]) for axis in (1, 2)]
-        x = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
-    elif padding != "valid":
-        raise UnsupportedModel(f"padding {padding!r}")
-    windows = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(1, 2))
-    return windows[:, :: strides[0], :: strides[1]]
-
-
-def _build_op(spec: LayerSpec) -> Callable[[np.ndarray], np.ndarray]:
-    name, config, weights = spec.class_name, spec.config, [np.asarray(w, np.float32) for w in spec.weights]
-    if name in IDENTITY_LAYERS:
-        return lambda x: x
-    if name == "Flatten":
-        return lambda x: x.reshape(x.shape[0], -1)
-    if name == "Reshape":
-        return lambda x: x.reshape(x.shape[0], *config["target_shape"])
-    if name in ("Activation", "ReLU", "Softmax"):
-        return _activation(activation_layer_name(name, config))
-    if name == "Rescaling":
-        scale, offset = np.float32(config["scale"]), np.float32(config["offset"])
-        return lambda x: x * scale + offset
-    if name == "Dense":
-        activate = _activation(config.get("activation"))
-        kernel, bias = weights[0], (weights[1] if config.get("use_bias", True) else np.float32(0))
-        return lambda x: activate(x @ kernel + bias)
-    if name == "Conv2D":
-        return _conv2d(config, weights)
-    if name in ("MaxPooling2D", "AveragePooling2D"):
-        return _pool2d(name, config)
-    if name in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-        reduce = np.mean if name == "GlobalAveragePooling2D" else np.max
-        return lambda x: reduce(x, axis=(1, 2))
-    if name == "BatchNormalization":
-        return _batch_norm(config, weights)
-    raise UnsupportedModel(f"layer {name}")
-
-
-def _conv2d(config: dict[str, Any], weights: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    if tuple(config.get("dilation_rate", (1, 1))) != (1, 1) or config.get("groups", 1) != 1:
-        raise UnsupportedModel("dilated or grouped convolution")
-    if config.get("data_format", "channels_last") != "channels_last":
-        raise UnsupportedModel("channels_first convolution")
-    activate = _activation(config.get("activation"))
-    kernel = weights[0]
-    bias = weights[1] if config.get("use_bias", True) else np.float32(0)
-    size, strides, padding = tuple(config["kernel_size"]), tuple(config["strides"]), config["padding"]
-    # windows are (N, H', W', C, kh, kw); the kernel is (kh, kw, C, F): contract over C, kh, kw.
-    matrix = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(-1, kernel.shape[-1]))
-
-    def conv(x: np.ndarray) -> np.ndarray:
-        windows = sliding_windows(x, size, strides, padding, 0.0)
-        n, h, w = windows.shape[:3]
-        return activate(windows.reshape(n * h * w, -1) @ matrix + bias).reshape(n, h, w, -1)
-
-    return conv
-
-
-def _pool2d(name: str, config: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
-    size = tuple(config["pool_size"])
-    strides = tuple(config.get("strides") or size)
-    padding = config.get("padding", "valid")
-    if name == "AveragePooling2D" and padding == "same":
-        raise UnsupportedModel("average pooling with same padding")
-    reduce = np.max if name == "MaxPooling2D" else np.mean
-    return lambda x: reduce(sliding_windows(x, size, strides, padding, -np.inf), axis=(4, 5))
-
-
-def activation_layer_name(name: str, config: dict[str, Any]) -> Any:
-    """The activation an Activation, ReLU or Softmax layer applies (a plain ReLU only)."""
-    if name == "ReLU" and (config.get("max_value") or config.get("negative_slope") or config.get("threshold")):
-        raise UnsupportedModel("ReLU with a cap, slope or threshold")
-    return {"Activation": config.get("activation"), "ReLU": "relu", "Softmax": "softmax"}[name]
-
-
-def batch_norm_affine(config: dict[str, Any], weights: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Batch normalisation in inference is ``x * factor + shift``: (factor, shift) per channel."""
-    if config.get("axis", -1) not in (-1, [-1]) and config.get("axis") != [3]:
-        raise UnsupportedModel("batch normalisation over a non-channel axis")
-    values = list(weights)
-    gamma = values.pop(0) if config.get("scale", True) else np.float32(1)
-    beta = values.pop(0) if config.get("center", True) else np.float32(0)
-    mean, variance = values
-    factor = gamma / np.sqrt(variance + np.float32(config.get("epsilon", 1e-3)))
-    return factor, beta - mean * factor
-
-
-def _batch_norm(config: dict[str, Any], weights: list[np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-    factor, shift = batch_norm_affine(config, weights)
-    return lambda x: x * factor + shift

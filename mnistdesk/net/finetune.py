@@ -20,10 +20,10 @@ import numpy as np
 
 from mnistdesk.data.datasets import Dataset
 from mnistdesk.data.personal import LabelledImages
-from mnistdesk.net.engine import Engine, KerasPredictor, Predictor, UnsupportedModel
+from mnistdesk.net.engine import predictor_for
 from mnistdesk.net.evaluation import Evaluation, evaluate
 from mnistdesk.net.models import DEFAULT_VALIDATION_FRACTION, FINE_TUNE_MIN_DRAWINGS, FineTuneConfig, compile_model
-from mnistdesk.net.training import Batches, continued_history, split_validation, validation_pass
+from mnistdesk.net.training import IMAGE_SHAPE, Batches, continued_history, input_shape, split_validation, validation_pass
 
 EPOCH_DIGITS = 2048
 
@@ -60,7 +60,7 @@ def hold_out(drawings: LabelledImages, fraction: float, seed: int = 0) -> Person
     return PersonalSplit(drawings.images[kept], drawings.labels[kept], drawings.images[held_array], drawings.labels[held_array])
 
 
-def mixed_batches(dataset: Dataset, split: PersonalSplit, config: FineTuneConfig) -> Batches:
+def mixed_batches(dataset: Dataset, split: PersonalSplit, config: FineTuneConfig, shape: tuple[int, ...] = IMAGE_SHAPE) -> Batches:
     """One epoch: the person's training drawings repeated to ``config.personal_share`` of
     :data:`EPOCH_DIGITS`, the rest drawn from the dataset's training split (its validation
     hold-out excluded); augmented, so the repeats are not copies."""
@@ -71,7 +71,7 @@ def mixed_batches(dataset: Dataset, split: PersonalSplit, config: FineTuneConfig
     base = rng.choice(train_indices, size=min(EPOCH_DIGITS - personal_count, len(train_indices)), replace=False)
     images = np.concatenate([dataset.x_train[base], split.train_images[repeats]])
     labels = np.concatenate([dataset.y_train[base], split.train_labels[repeats]])
-    return Batches(images, labels, config.batch_size, augment=True, seed=config.seed)
+    return Batches(images, labels, config.batch_size, augment=True, seed=config.seed, shape=shape)
 
 
 def epoch_steps(config: FineTuneConfig) -> int:
@@ -100,10 +100,11 @@ def fine_tune(
     before = _scores(model, dataset, split)
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
-    compile_model(model, "adam", config.learning_rate)  # a fresh optimizer: the saved state is for the old data
-    validation = validation_pass(dataset, DEFAULT_VALIDATION_FRACTION, on_validation)
+    compile_model(model, "adam", config.learning_rate, from_logits=predictor_for(model).logits)  # a fresh optimizer: the saved state is for the old data
+    shape = input_shape(model)
+    validation = validation_pass(dataset, DEFAULT_VALIDATION_FRACTION, on_validation, shape)
     callbacks = ([validation] if validation is not None else []) + list(callbacks)
-    history = model.fit(mixed_batches(dataset, split, config), initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=callbacks, verbose=0)
+    history = model.fit(mixed_batches(dataset, split, config, shape), initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
     after = _scores(model, dataset, split)
     return {
@@ -135,15 +136,8 @@ def fine_tuned_metadata(previous: dict[str, Any], dataset: Dataset, result: dict
 
 def _scores(model: Any, dataset: Dataset, split: PersonalSplit) -> dict[str, Any]:
     """The held-out drawings' accuracy (None when none are held out) and the test split's score."""
-    predictor = _predictor(model)
+    predictor = predictor_for(model)
     held_out = evaluate(predictor, split.held_out_images, split.held_out_labels).accuracy if len(split.held_out_labels) else None
     test: Evaluation = evaluate(predictor, dataset.x_test, dataset.y_test)
     return {"held_out_accuracy": held_out, "test": test}
 
-
-def _predictor(model: Any) -> Predictor:
-    """The numpy engine, or Keras's own predict for a model it cannot run (not Sequential)."""
-    try:
-        return Engine.from_keras_model(model)
-    except UnsupportedModel:
-        return KerasPredictor(model)

@@ -25,7 +25,21 @@ from typing import Any
 
 from mnistdesk import __version__
 from mnistdesk.base.files import replacing
-from mnistdesk.base.untrusted import MAX_CONFIG_BYTES, MAX_METADATA_BYTES, MAX_WEIGHT_BYTES, FileRefused, check_declared_layers, check_hdf5_arrays, check_size, check_zip_directory, file_problem, format_bytes, read_member
+from mnistdesk.base.untrusted import (
+    CODE_REFUSED,
+    MAX_CONFIG_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_WEIGHT_BYTES,
+    FileRefused,
+    check_code_free,
+    check_declared_layers,
+    check_hdf5_arrays,
+    check_size,
+    check_zip_directory,
+    file_problem,
+    format_bytes,
+    read_member,
+)
 
 ARCHITECTURES = ("lean", "cnn", "dense")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -43,6 +57,8 @@ STEPS_PER_EXECUTION = {"dense": 8}
 PREPROCESSING_VERSION = "mnist-com-v1"
 METADATA_MEMBER = "mnistdesk.json"
 CONFIG_MEMBER = "config.json"
+#: The model files the app opens: Keras 3's zip and Keras 2's single HDF5 file.
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 WEIGHTS_MEMBER = "model.weights.h5"
 #: Room in the weights file beyond its arrays (HDF5's own bookkeeping).
 WEIGHTS_FILE_SLACK = 16 << 20
@@ -141,10 +157,11 @@ def build_model(architecture: str = "lean", optimizer: str | None = None, learni
     return model
 
 
-def compile_model(model: Any, optimizer: str, learning_rate: float | None = None) -> None:
+def compile_model(model: Any, optimizer: str, learning_rate: float | None = None, from_logits: bool = False) -> None:
     """(Re)compile with a fresh optimizer; sparse labels, accuracy metric; as many batches a
     call as its architecture (the model's name) runs. A model read from a file comes
-    uncompiled, so a continued one is compiled here too."""
+    uncompiled, so a continued one is compiled here too. ``from_logits``: the model ends
+    without a softmax (as many lessons' models do), so the loss applies it."""
     import keras
 
     if optimizer not in OPTIMIZERS:
@@ -155,7 +172,8 @@ def compile_model(model: Any, optimizer: str, learning_rate: float | None = None
         "rmsprop": lambda: keras.optimizers.RMSprop(rate),
         "sgd": lambda: keras.optimizers.SGD(rate, momentum=0.9),
     }[optimizer]()
-    model.compile(optimizer=instance, loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION.get(model.name, 1))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if from_logits else "sparse_categorical_crossentropy"
+    model.compile(optimizer=instance, loss=loss, metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION.get(model.name, 1))
 
 
 def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
@@ -206,18 +224,23 @@ def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Pat
 
 
 def check_model_file(path: str | os.PathLike) -> None:
-    """Fail fast, without TensorFlow, on anything but a sane ``.keras`` file: an unreadable path,
-    a non-zip, or members and weight arrays that declare more than the caps in
-    :mod:`mnistdesk.base.untrusted` (a 330 KB file can declare a 6 GB kernel)."""
+    """Fail fast, without TensorFlow, on anything but a sane ``.keras`` or legacy ``.h5`` file:
+    an unreadable path, neither a zip nor HDF5, Python code or custom classes in its config, or
+    members and weight arrays that declare more than the caps in :mod:`mnistdesk.base.untrusted`
+    (a 330 KB file can declare a 6 GB kernel)."""
     problem = file_problem(path)
     if problem is not None:
         raise ModelFileError(f"{path}: {'no such model file' if problem == 'no such file' else problem}")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path}: not a Keras model file (.keras); it may be damaged or truncated")
+    legacy = is_legacy_h5(path)
+    if not legacy and not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a Keras model file (.keras or .h5); it may be damaged or truncated")
     try:
-        check_zip_directory(path)
-        with zipfile.ZipFile(path) as archive:
-            _check_declared_sizes(archive)
+        if legacy:
+            _check_legacy_file(path)
+        else:
+            check_zip_directory(path)
+            with zipfile.ZipFile(path) as archive:
+                _check_declared_sizes(archive)
     except FileRefused as reason:
         raise ModelFileError(f"{path}: {reason}") from None
     except Exception as error:  # h5py and zipfile raise many types for crafted files
@@ -230,16 +253,123 @@ def _check_declared_sizes(archive: zipfile.ZipFile) -> None:
     names = set(archive.namelist())
     if CONFIG_MEMBER not in names:
         raise FileRefused(f"cannot load this model: it has no {CONFIG_MEMBER}, so it is not a Keras model file")
-    try:
-        check_declared_layers(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)))
-    except RecursionError:
-        raise FileRefused(f"refused: {CONFIG_MEMBER} is nested too deeply") from None
+    _check_config(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)), CONFIG_MEMBER)
     if METADATA_MEMBER in names:
         check_size(METADATA_MEMBER, archive.getinfo(METADATA_MEMBER).file_size, MAX_METADATA_BYTES, "unpacks to")
     if WEIGHTS_MEMBER in names:
         check_size(WEIGHTS_MEMBER, archive.getinfo(WEIGHTS_MEMBER).file_size, MAX_WEIGHT_BYTES + WEIGHTS_FILE_SLACK, "unpacks to")
         with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
             check_hdf5_arrays(weights)
+
+
+def _check_config(config: Any, where: str) -> None:
+    """Refuse a model config that holds Python code or classes from outside Keras, or declares
+    layers too big to build; before Keras reads it."""
+    try:
+        check_declared_layers(config)
+        check_code_free(config)
+    except RecursionError:
+        raise FileRefused(f"refused: {where} is nested too deeply") from None
+
+
+#: An HDF5 file starts with this signature (Keras writes no user block before it).
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_legacy_h5(path: str | os.PathLike) -> bool:
+    """Whether the file is HDF5: Keras 2's single-file format (``model.save("m.h5")``)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def legacy_config(file: Any) -> dict[str, Any]:
+    """The model config of an open legacy ``.h5`` file (checked by :func:`check_model_file`)."""
+    raw = file.attrs.get("model_config")
+    if raw is None:
+        raise FileRefused("this .h5 file holds weights only (model.save_weights), not a model: save the whole model with model.save(...)")
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+    check_size("its model_config", len(text.encode("utf-8", "replace")), MAX_CONFIG_BYTES)
+    config = json.loads(text)
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise FileRefused("its model_config is not a Keras model description")
+    return config
+
+
+def legacy_layer_weights(file: Any, layer: dict[str, Any]) -> tuple[Any, ...]:
+    """A legacy ``.h5`` layer's weight arrays, in the order its ``weight_names`` lists them."""
+    import numpy as np
+
+    name = layer.get("name", layer.get("config", {}).get("name"))
+    group = file.get(f"model_weights/{name}") if isinstance(name, str) else None
+    if group is None:
+        return ()
+    names = [weight.decode("utf-8") if isinstance(weight, bytes) else str(weight) for weight in group.attrs.get("weight_names", [])]
+    return tuple(np.array(group[weight]) for weight in names)
+
+
+def _check_legacy_file(path: str | os.PathLike) -> None:
+    import h5py
+
+    check_size("the file", os.path.getsize(path), MAX_WEIGHT_BYTES + WEIGHTS_FILE_SLACK, "is")
+    with h5py.File(path, "r") as file:
+        _check_config(legacy_config(file), "its model_config")
+        check_hdf5_arrays(file)
+
+
+def compiled_settings(path: str | os.PathLike) -> dict[str, Any]:
+    """How a model file from elsewhere says it was compiled, in :class:`TrainConfig`'s terms:
+    ``optimizer`` (when it is one the app trains with) and ``learning_rate`` (when a plain
+    number); empty when the file does not say. Reads a checked file; no TensorFlow."""
+    import h5py
+
+    try:
+        if is_legacy_h5(path):
+            with h5py.File(path, "r") as file:
+                raw = file.attrs.get("training_config")
+                training = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)) if raw is not None and len(raw) <= MAX_CONFIG_BYTES else {}
+            optimizer = training.get("optimizer_config") if isinstance(training, dict) else None
+        else:
+            with zipfile.ZipFile(path) as archive:
+                config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))
+            compiled = config.get("compile_config") if isinstance(config, dict) else None
+            optimizer = compiled.get("optimizer") if isinstance(compiled, dict) else None
+    except (OSError, ValueError, RecursionError, FileRefused, zipfile.BadZipFile):
+        return {}
+    if isinstance(optimizer, str):
+        optimizer = {"class_name": optimizer, "config": {}}
+    if not isinstance(optimizer, dict):
+        return {}
+    settings: dict[str, Any] = {}
+    name = str(optimizer.get("class_name", "")).lower()
+    if name in OPTIMIZERS:
+        settings["optimizer"] = name
+    rate = (optimizer.get("config") or {}).get("learning_rate") if isinstance(optimizer.get("config"), dict) else None
+    if name in OPTIMIZERS and _is_number(rate) and 0 < rate <= 1:
+        settings["learning_rate"] = float(rate)
+    return settings
+
+
+def input_problem(shape: tuple[Any, ...]) -> str | None:
+    """Why a model with this input shape (batch axis left out) cannot read the app's digits, and
+    what would fix it; None when it can."""
+    if shape in ((28, 28), (28, 28, 1), (784,)):
+        return None
+    shown = tuple(shape)
+    return f"the model expects input of shape {shown}, but the app gives it 28×28 grey digits: give it Input((28, 28, 1)), Input((28, 28)) or Input((784,))"
+
+
+def output_problem(shape: tuple[Any, ...]) -> str | None:
+    """Why a model with this output shape (batch axis left out) cannot be read as 10 classes, and
+    what would fix it; None when it can."""
+    shape = tuple(shape)
+    if shape == (10,):
+        return None
+    if len(shape) > 1 and shape[-1] == 10:
+        return f"the model outputs shape {shape}, one answer per row or pixel, not 10 class probabilities: add a Flatten layer before its first Dense layer"
+    return f"the model outputs shape {shape}, not 10 class probabilities: end it with Dense(10, activation=\"softmax\")"
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -249,7 +379,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_metadata_checked(path: str | os.PathLike) -> tuple[dict[str, Any], list[str]]:
-    """The checked metadata, and one note per field that was ignored because it was malformed."""
+    """The checked metadata, and one note per field that was ignored because it was malformed.
+    A legacy ``.h5`` file has no place for it: empty, without a note."""
+    if is_legacy_h5(path):
+        return {}, []
     try:
         check_zip_directory(path)
         with zipfile.ZipFile(path) as archive:
@@ -329,7 +462,8 @@ METADATA_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 
 def load_model(path: str | os.PathLike) -> Any:
-    """Load a ``.keras`` model with ``safe_mode=True`` and check it maps 28×28 images to 10 classes."""
+    """Load a ``.keras`` or legacy ``.h5`` model with ``safe_mode=True`` and check it maps
+    28×28 images to 10 classes."""
     import keras
 
     check_model_file(path)
@@ -337,14 +471,9 @@ def load_model(path: str | os.PathLike) -> Any:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for bad files; the user needs one message.
         if "safe_mode" in str(error) or "Lambda" in str(error):
-            raise ModelFileError(
-                f"{path}: refused: the model contains Python code (e.g. a Lambda layer), "
-                "which mnistdesk never runs from a file"
-            ) from None
+            raise ModelFileError(f"{path}: {CODE_REFUSED}") from None
         raise ModelFileError(f"{path}: cannot load this model ({type(error).__name__}: {error})") from None
-    input_shape, output_shape = tuple(model.input_shape[1:]), tuple(model.output_shape[1:])
-    if input_shape not in ((28, 28), (28, 28, 1)):
-        raise ModelFileError(f"{path}: the model expects input of shape {input_shape}, not a 28×28 image")
-    if output_shape != (10,):
-        raise ModelFileError(f"{path}: the model outputs shape {output_shape}, not 10 class probabilities")
+    problem = input_problem(tuple(model.input_shape[1:])) or output_problem(tuple(model.output_shape[1:]))
+    if problem is not None:
+        raise ModelFileError(f"{path}: {problem}")
     return model

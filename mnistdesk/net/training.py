@@ -18,7 +18,7 @@ import numpy as np
 from mnistdesk.data.augment import augment_batch
 from mnistdesk.data.datasets import Dataset
 from mnistdesk.ink.pixels import normalize
-from mnistdesk.net.engine import Engine
+from mnistdesk.net.engine import Engine, UnsupportedModel, predictor_for, softmax
 from mnistdesk.net.evaluation import evaluate, score
 from mnistdesk.net.live import BATCH_READING_S, LIVE_REFRESH_S, RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
 from mnistdesk.net.models import TrainConfig, build_model, save_model
@@ -30,11 +30,17 @@ VALIDATION_SEED = 0
 SNAPSHOT_SPACING = 50
 
 
-class Batches(keras.utils.PyDataset):
-    """Shuffled (optionally augmented) batches, normalised to float32 one batch at a time."""
+#: The input shape of the app's own networks; a lesson network may read (28, 28) or (784,).
+IMAGE_SHAPE = (28, 28, 1)
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool = False, shuffle: bool = True, seed: int | None = None, indices: np.ndarray | None = None):
+
+class Batches(keras.utils.PyDataset):
+    """Shuffled (optionally augmented) batches, normalised to float32 one batch at a time and
+    shaped as the model reads them (``shape``: its input shape without the batch axis)."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, augment: bool = False, shuffle: bool = True, seed: int | None = None, indices: np.ndarray | None = None, shape: tuple[int, ...] = IMAGE_SHAPE):
         super().__init__()
+        self.shape = tuple(shape)
         self.images, self.labels = images, labels.astype(np.int32)
         self.batch_size, self.augment, self.shuffle = batch_size, augment, shuffle
         self.indices = np.arange(len(images)) if indices is None else indices  # a split, without copying images
@@ -49,7 +55,7 @@ class Batches(keras.utils.PyDataset):
         images = self.images[chosen]
         if self.augment:
             images = augment_batch(images, self.rng)
-        return normalize(images)[..., None], self.labels[chosen]
+        return normalize(images).reshape((len(chosen), *self.shape)), self.labels[chosen]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
@@ -68,10 +74,10 @@ def split_validation(labels: np.ndarray, fraction: float) -> tuple[np.ndarray, n
     return np.setdiff1d(np.arange(len(labels)), validation), validation
 
 
-def training_batches(dataset: Dataset, config: TrainConfig) -> Batches:
+def training_batches(dataset: Dataset, config: TrainConfig, shape: tuple[int, ...] = IMAGE_SHAPE) -> Batches:
     """The batches a run trains on: the training split less its validation hold-out."""
     train_indices, _ = split_validation(dataset.y_train, config.validation_fraction)
-    return Batches(dataset.x_train, dataset.y_train, config.batch_size, config.augment, seed=config.seed, indices=train_indices)
+    return Batches(dataset.x_train, dataset.y_train, config.batch_size, config.augment, seed=config.seed, indices=train_indices, shape=shape)
 
 
 def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (), initial_epoch: int = 0, on_validation: Callable[[int, np.ndarray], None] | None = None) -> dict[str, list[float]]:
@@ -79,12 +85,13 @@ def fit(model: Any, dataset: Dataset, config: TrainConfig, callbacks: Sequence[k
     validation split; ``on_validation(epoch, probabilities)`` gets that pass's predictions.
     The test split is not touched here: :func:`describe` scores it once."""
     callbacks = list(callbacks)
-    validation = validation_pass(dataset, config.validation_fraction, on_validation)
+    shape = input_shape(model)
+    validation = validation_pass(dataset, config.validation_fraction, on_validation, shape)
     if validation is not None:
         callbacks.insert(0, validation)
     if config.lr_schedule == "cosine":
         callbacks.append(cosine_decay(config.resolved_learning_rate(), initial_epoch, config.epochs))
-    history = model.fit(training_batches(dataset, config), epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+    history = model.fit(training_batches(dataset, config, shape), epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
     # The scheduler logs the rate; the saved history keeps what every run has (a continued run merges series by name).
     return {key: [float(v) for v in values] for key, values in history.history.items() if key != "learning_rate"}
 
@@ -96,13 +103,18 @@ def cosine_decay(rate: float, first_epoch: int, epochs: int) -> keras.callbacks.
     return keras.callbacks.LearningRateScheduler(lambda epoch, _: rate * 0.5 * (1 + math.cos(math.pi * (epoch - first_epoch) / epochs)))
 
 
-def validation_pass(dataset: Dataset, fraction: float, on_validation: Callable[[int, np.ndarray], None] | None = None) -> ValidationPass | None:
+def validation_pass(dataset: Dataset, fraction: float, on_validation: Callable[[int, np.ndarray], None] | None = None, shape: tuple[int, ...] = IMAGE_SHAPE) -> ValidationPass | None:
     """The callback that validates each epoch on the dataset's held-out validation split (None
     when there is none)."""
     _, indices = split_validation(dataset.y_train, fraction)
     if not len(indices):
         return None
-    return ValidationPass(Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=indices), dataset.y_train[indices], on_validation)
+    return ValidationPass(Batches(dataset.x_train, dataset.y_train, 500, shuffle=False, indices=indices, shape=shape), dataset.y_train[indices], on_validation)
+
+
+def input_shape(model: Any) -> tuple[int, ...]:
+    """The shape one digit must have for ``model`` (batch axis left out)."""
+    return tuple(model.input_shape[1:])
 
 
 class ValidationPass(keras.callbacks.Callback):
@@ -119,6 +131,8 @@ class ValidationPass(keras.callbacks.Callback):
         # Called directly, batch by batch: ``predict`` would build a fresh input pipeline every
         # epoch, cyclic garbage that piles up while the collector waits for the run to end.
         probabilities = np.concatenate([np.asarray(self.model(self.batches[i][0], training=False)) for i in range(len(self.batches))])
+        if _from_logits(self.model):  # a lesson model that ends without a softmax
+            probabilities = softmax(probabilities)
         validation = score(probabilities, self.labels)
         if logs is not None:
             logs.update(val_loss=validation.loss, val_accuracy=validation.accuracy)
@@ -126,8 +140,9 @@ class ValidationPass(keras.callbacks.Callback):
             self.on_predictions(epoch, probabilities)
 
 
-def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), model: Any = None) -> tuple[Any, dict[str, Any]]:
+def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), model: Any = None, history: dict[str, list[float]] | None = None) -> tuple[Any, dict[str, Any]]:
     """Fit ``model`` (default: a fresh one for ``config``), score it and, if ``out``, save it.
+    ``history``: a continued model's curves, which this run's epochs extend.
 
     Returns the model and its metadata.
     """
@@ -135,7 +150,9 @@ def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None =
     if model is None:
         model = new_model(config)
     started = time.perf_counter()
-    history = fit(model, dataset, config, callbacks)
+    initial_epoch = len((history or {}).get("loss", []))
+    new = fit(model, dataset, config, callbacks, initial_epoch=initial_epoch)
+    history = continued_history(history, new, initial_epoch) if history else new
     release_traced_gradients()
     metadata = describe(model, config, dataset, history, time.perf_counter() - started)
     if out is not None:
@@ -152,7 +169,7 @@ def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[st
     """The metadata saved with a model: how it was made, how it scores on the validation split
     it was tuned on, and — once, at the end — on the test split. A run stopped early is scored
     and described all the same."""
-    engine = Engine.from_keras_model(model)
+    engine = predictor_for(model)
     _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
     scores = {"test": evaluate(engine, dataset.x_test, dataset.y_test)}
     if len(validation_indices):
@@ -166,6 +183,12 @@ def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[st
         **{f"{split}_{key}": value for split, score in scores.items() for key, value in (("accuracy", score.accuracy), ("loss", score.loss), ("n", score.n))},
         "train_seconds": round(seconds, 1),
     }
+
+
+def _from_logits(model: Any) -> bool:
+    """Whether the model was compiled with a loss that applies the softmax itself."""
+    loss = getattr(model, "loss", None)
+    return bool(getattr(loss, "get_config", dict)().get("from_logits", False))
 
 
 def release_traced_gradients() -> None:
@@ -377,7 +400,10 @@ class TensorBoardLogger(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
             self._write(split, step=epoch, summary=Summary(value=[Summary.Value(tag=f"epoch_{name}", simple_value=float(value))]))
-        kernel = Engine.from_keras_model(self.model).first_layer_weights()
+        try:
+            kernel = Engine.from_keras_model(self.model).first_layer_weights()
+        except UnsupportedModel:  # a layer the numpy engine lacks: no weights picture, the curves still go
+            kernel = None
         if kernel is not None:
             image = Summary.Image(height=0, width=0, colorspace=1, encoded_image_string=_weights_png(kernel))
             self._write("train", step=epoch, summary=Summary(value=[Summary.Value(tag="first_layer_weights", image=image)]))

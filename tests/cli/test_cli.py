@@ -136,3 +136,55 @@ def test_classify_with_a_garbage_model_fails_clearly(tmp_path, images, capsys):
     model.write_bytes(b"garbage")
     assert main(["classify", "--model", str(model), str(images[7] if 7 in images else next(iter(images.values())))]) == 1
     assert "not a Keras model file" in capsys.readouterr().err
+
+
+@pytest.fixture
+def lesson_files(tmp_path, tiny):
+    """The Functional lesson network (logits, no metadata of ours) and the first Keras network
+    (784 inputs), trained a little and saved as a lesson saves them: .h5 and .keras."""
+    import keras
+
+    from mnistdesk.ink.pixels import normalize
+    from mnistdesk.net.lessons import LESSON_NETWORKS
+
+    files = {}
+    for name in ("residual_cnn", "first_keras"):
+        keras.utils.set_random_seed(0)
+        model = LESSON_NETWORKS[name]()
+        model.fit(normalize(tiny.x_train).reshape((-1, *model.input_shape[1:])), tiny.y_train, epochs=1, batch_size=32, verbose=0)
+        for suffix in (".h5", ".keras"):
+            model.save(tmp_path / f"{name}{suffix}")
+            files[name, suffix] = tmp_path / f"{name}{suffix}"
+    return files
+
+
+def test_train_continues_a_lesson_model_from_an_h5_file(tmp_path, tiny_npz, lesson_files, capsys):
+    out = tmp_path / "continued.keras"
+    assert main(["train", "--continue", str(lesson_files["residual_cnn", ".h5"]), "--dataset", str(tiny_npz), "--epochs", "2", "--batch-size", "32", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "residual_cnn.h5 further (adam, learning rate 0.001)" in err and "softmax is applied" in err
+    metadata = read_metadata(out)
+    assert len(metadata["history"]["loss"]) == 2 and metadata["history"]["loss"][1] < metadata["history"]["loss"][0]
+    assert metadata["train_config"]["optimizer"] == "adam"
+    assert main(["train", "--continue", str(out), "--dataset", str(tiny_npz), "--epochs", "1", "--batch-size", "32", "--out", str(tmp_path / "again.keras")]) == 0
+    assert len(read_metadata(tmp_path / "again.keras")["history"]["loss"]) == 3, "a second Continue carries the curves on"
+    assert main(["train", "--continue", str(out), "--model", "dense", "--out", str(tmp_path / "x.keras")]) == 1
+    assert "leave out --model" in capsys.readouterr().err
+
+
+def test_finetune_evaluate_and_classify_take_lesson_models(tmp_path, tiny, tiny_npz, lesson_files, capsys):
+    folder = tmp_path / "drawings"
+    for index in range(12):
+        label = int(tiny.y_test[index])
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tiny.x_test[index]).save(folder / str(label) / f"{index}.png")
+    first = lesson_files["first_keras", ".h5"]
+    assert main(["finetune", "--model", str(first), "--drawings", str(folder), "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(tmp_path / "tuned.keras"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["drawings"] == 12 and 0 <= summary["test_accuracy"] <= 1
+    assert main(["evaluate", "--model", str(lesson_files["residual_cnn", ".keras"]), "--dataset", str(tiny_npz), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 100
+    Image.fromarray(tiny.x_test[0]).save(tmp_path / "digit.png")
+    assert main(["classify", "--model", str(first), "--json", str(tmp_path / "digit.png")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["digit"] in range(10) and "flattened" in err

@@ -58,10 +58,10 @@ def test_same_padding_with_odd_sizes_and_strides_matches_keras(random_inputs):
 
 
 def test_unknown_layer_falls_back_to_keras(tmp_path, random_inputs):
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(16), keras.layers.LeakyReLU(), keras.layers.Dense(10, activation="softmax")])
-    with pytest.raises(UnsupportedModel, match="LeakyReLU"):
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(16), keras.layers.UnitNormalization(), keras.layers.Dense(10, activation="softmax")])
+    with pytest.raises(UnsupportedModel, match="UnitNormalization"):
         Engine.from_keras_model(model)
-    path = save_model(model, tmp_path / "leaky.keras", {})
+    path = save_model(model, tmp_path / "unit.keras", {})
     predictor = load_predictor(path)
     assert isinstance(predictor, KerasPredictor)
     np.testing.assert_allclose(predictor.predict(random_inputs), model.predict(random_inputs, verbose=0), atol=1e-6)
