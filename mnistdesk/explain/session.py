@@ -44,13 +44,16 @@ def thinned(items: list) -> list:
     return items[:-1:2] + items[-1:]
 
 
+NO_DRAWING_ACTIVATIONS = "Draw a digit to see the hidden layers' activations"
+
+
 class SessionEvents:
     """Everything a view can subscribe to (psygnal, as napari's and ndv's models emit); each
     names what its callbacks receive. A callback may take fewer arguments than a signal sends."""
 
     input_changed = Signal(object)  # the model's 28×28 input (transform applied) or None
     scored = Signal(object)  # probabilities (classes,) for that input, or None
-    activations_changed = Signal(object)  # [(layer name, output for the input)], [] if none
+    activations_changed = Signal(object, object)  # [(layer name, output for the input)], and when that is [] why (text)
     transform_changed = Signal(object)  # Transform
     history_changed = Signal(object, object)  # x (T,) in epochs, probabilities (T, classes)
     score_changed = Signal(object)  # SplitScore or None: predictions on a labelled split
@@ -177,8 +180,17 @@ class Session:
                 probabilities = self.predictor.predict(self.input)[0]
         self.probabilities, self.activations = probabilities, activations
         self.events.scored.emit(probabilities)
-        self.events.activations_changed.emit(activations)
+        self.events.activations_changed.emit(activations, None if activations else self._no_activations())
         self._update_saliency()
+
+    def _no_activations(self) -> str:
+        """Why the Activations panel has nothing to show, in words for it."""
+        if self.input is None or self.predictor is None:
+            return NO_DRAWING_ACTIVATIONS
+        if not isinstance(self.predictor, Engine):
+            reason = getattr(self.predictor, "reason", None)
+            return "No activations for this model: it runs through Keras" + (f" (the fast preview has no {reason})" if reason else "")
+        return "This model has no hidden layers: its input goes straight to the output"
 
     # -- the saliency overlay -------------------------------------------------------------------
     def _init_saliency(self) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from mnistdesk.explain.inspection import TRANSFORM_RANGES, SplitScore, Transform, activation_image, per_class_accuracy, row_normalised
+from mnistdesk.explain.session import NO_DRAWING_ACTIVATIONS
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
 
 #: Ten colours told apart easily (Matplotlib's tab10), one per class in the line plots.
@@ -336,12 +337,15 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
         self.layout_key: tuple = ()
         self.images: list[pg.ImageItem] = []
         self.lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
-        self.placeholder = self.addLabel("Draw a digit to see the hidden layers' activations", color=CAPTION)
+        self.placeholder = self.addLabel(NO_DRAWING_ACTIVATIONS, color=CAPTION)
 
-    def show_activations(self, activations: list[tuple[str, np.ndarray]]) -> None:
+    def show_activations(self, activations: list[tuple[str, np.ndarray]], why_none: str | None = None) -> None:
+        """Each layer's output; with none, ``why_none`` says why (no drawing, a Keras-only model…)."""
         key = tuple((name, values.shape) for name, values in activations)
         if key != self.layout_key:
             self._build(key)
+        if not key:
+            self.placeholder.setText(why_none or NO_DRAWING_ACTIVATIONS, color=CAPTION)
         for image, (_, values) in zip(self.images, activations):
             picture = activation_image(values)
             top = float(np.nanmax(picture)) if np.isfinite(picture).any() else 0.0
@@ -352,7 +356,7 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
         self.clear()
         self.layout_key, self.images = key, []
         if not key:
-            self.placeholder = self.addLabel("Draw a digit to see the hidden layers' activations", color=CAPTION)
+            self.placeholder = self.addLabel(NO_DRAWING_ACTIVATIONS, color=CAPTION)
             return
         columns = len(key) if len(key) <= MAX_ACTIVATION_COLUMNS else math.ceil(len(key) / math.ceil(len(key) / MAX_ACTIVATION_COLUMNS))
         for index, (name, shape) in enumerate(key):

@@ -369,6 +369,8 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 def _relu(negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0) -> Elementwise:
     """Keras's ``relu`` with its options: capped at ``max_value``, ``negative_slope`` below ``threshold``."""
+    if negative_slope == 0 and max_value is None and threshold == 0:  # the plain ReLU of most layers: one pass
+        return Elementwise(lambda x: np.maximum(x, 0, dtype=np.float32), lambda x, y: x > 0)
     top = np.inf if max_value is None else max_value
 
     def function(x):

@@ -171,6 +171,9 @@ def test_continue_trains_a_model_the_engine_cannot_run_and_says_why_nothing_foll
     assert window.models.open(tmp_path / "unit.keras", wait_ms=10_000)
     qtbot.waitUntil(lambda: isinstance(window.predictor, KerasPredictor), timeout=TIMEOUT_MS)
     assert window.training.weights.kernel is None and "No first-layer weights" in window.training.weights.caption.text
+    draw(window.canvas, SEVEN)
+    qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=10_000)
+    assert "runs through Keras" in window.activations.placeholder.text and "UnitNormalization" in window.activations.placeholder.text
     train_tiny_dense(window.training.panel, tiny_npz)
     window.training.panel.epochs.setValue(1)
     messages = []
@@ -180,3 +183,26 @@ def test_continue_trains_a_model_the_engine_cannot_run_and_says_why_nothing_foll
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert any("UnitNormalization" in message and "live preview" in message for message in messages), messages
     assert trained.args[0] is not None and isinstance(window.predictor, KerasPredictor) and window.models.unsaved
+
+
+def drop(window, path) -> None:
+    """A file dragged from the file manager and dropped on the window."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)  # as Qt calls it after the drag entered and was accepted
+
+
+def test_a_model_dropped_on_the_window_opens_and_an_image_is_still_read_as_the_drawing(window, qtbot, learner_files, tmp_path, sample):
+    from PIL import Image
+
+    drop(window, learner_files["lesson_cnn", ".h5"])
+    qtbot.waitUntil(lambda: window.models.path == learner_files["lesson_cnn", ".h5"], timeout=10_000)
+    assert isinstance(window.predictor, Engine) and window.canvas.is_empty()
+    Image.fromarray(sample.x_test[0]).save(tmp_path / "digit.png")
+    drop(window, tmp_path / "digit.png")
+    qtbot.waitUntil(lambda: window.last_probabilities is not None, timeout=5000)
+    assert window.models.path == learner_files["lesson_cnn", ".h5"]
