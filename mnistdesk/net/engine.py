@@ -90,12 +90,12 @@ class Engine:
         self.nodes: list[Node] = []
         self._build(output)
         self.note: str | None = FLATTEN_NOTE if self.input_shape == FLAT_INPUT else None
-        self._last_use = _last_uses(self.nodes)
+        self._dropped = self._values_done()
         self.logits = needs_softmax(self.predict(PROBE_IMAGE))  # the model ends without a softmax
         if self.logits:
             self.nodes.append(Node(Softmax(), (self.result,)))
             self.result = len(self.nodes)
-            self._last_use = _last_uses(self.nodes)
+            self._dropped = self._values_done()
             self.note = "; ".join(filter(None, (self.note, SOFTMAX_NOTE)))
 
     def _build(self, output: str | None) -> None:
@@ -111,9 +111,10 @@ class Engine:
                 if missing:
                     raise UnsupportedModel(f"layer {spec.name} reads {missing[0]}, which comes later (the graph is not in order)")
                 sources = tuple(produced[name] for name in spec.inputs) or (0,)
-            for source in sources:
+            ops = layer_ops(spec.class_name, spec.config, spec.weights)
+            for source in sources if ops else ():  # a layer that changes nothing (dropout) passes its readers on
                 consumers.setdefault(source, []).append(spec.name)
-            for op in layer_ops(spec.class_name, spec.config, spec.weights):
+            for op in ops:
                 self.nodes.append(Node(op, sources))
                 sources = (len(self.nodes),)
             produced[spec.name] = previous = sources[0]
@@ -151,13 +152,18 @@ class Engine:
             x = x[None]
         values: list[np.ndarray | None] = [x.reshape((x.shape[0], *self.input_shape))]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a crafted model's overflow is caught by the caller, not printed
-            for index, node in enumerate(self.nodes, start=1):
-                values.append(node.op.forward(*(values[i] for i in node.inputs)))
+            for node, done in zip(self.nodes, self._dropped):
+                values.append(node.op.forward(*[values[i] for i in node.inputs]))
                 if not keep:
-                    for i in node.inputs:
-                        if self._last_use.get(i) == index and i not in self.shown:
-                            values[i] = None
+                    for i in done:
+                        values[i] = None
         return values
+
+    def _values_done(self) -> list[tuple[int, ...]]:
+        """For each node, the values no later node reads (nor the Activations panel shows): a
+        prediction lets go of them as it goes, so a batch of test digits keeps one layer at a time."""
+        last_use = {source: index for index, node in enumerate(self.nodes, start=1) for source in node.inputs}
+        return [tuple(i for i in set(node.inputs) if last_use[i] == index and i not in self.shown) for index, node in enumerate(self.nodes, start=1)]
 
     def with_weights(self, weights: Sequence[Sequence[np.ndarray]]) -> Engine:
         """The same architecture with new weights (one list per layer), e.g. a training snapshot."""
@@ -179,6 +185,7 @@ class Engine:
         if kind not in ("Functional", "Model"):
             raise UnsupportedModel(f"a {kind} model (subclassed models keep their forward pass in Python code)")
         graph = model.get_config()
+        _single(graph, "input_layers")
         inputs = {layer["name"]: _layer_inputs(layer) for layer in graph["layers"]}
         specs = [LayerSpec(type(layer).__name__, layer.get_config(), tuple(layer.get_weights()), inputs[layer.name]) for layer in model.layers]
         return cls(specs, _checked_input(model.input_shape[1:]), _single(graph, "output_layers"))
@@ -203,6 +210,8 @@ class Engine:
             if not functional and layer.get("class_name") == "InputLayer":
                 continue  # Keras's Sequential.layers leaves it out
             specs.append(LayerSpec(str(layer.get("class_name")), config_with_name, weights(index, layer), _layer_inputs(layer) if functional else None))
+        if functional:
+            _single(body, "input_layers")
         output = _single(body, "output_layers") if functional else None
         return cls(specs, _input_shape(body["layers"]), output)
 
@@ -322,11 +331,6 @@ def _single(body: dict[str, Any], key: str) -> str:
     if not isinstance(entries, list) or len(entries) != 1:
         raise UnsupportedModel(f"a model with {len(entries) if isinstance(entries, list) else 'no'} {key.split('_')[0]}s (the app feeds one digit and reads one answer)")
     return str(entries[0][0])
-
-
-def _last_uses(nodes: Sequence[Node]) -> dict[int, int]:
-    """For each value, the index of the last node that reads it."""
-    return {source: index for index, node in enumerate(nodes, start=1) for source in node.inputs}
 
 
 def _checked_input(shape: Sequence[Any]) -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from keras import layers
 
 from mnistdesk.explain.saliency import Saliency
 from mnistdesk.net.engine import Engine, KerasPredictor, load_predictor
-from mnistdesk.net.layers import ACTIVATIONS
+from mnistdesk.net.layers import ACTIVATIONS, UnsupportedModel
 from mnistdesk.net.lessons import LESSON_NETWORKS
 from mnistdesk.net.models import ModelFileError, compiled_settings, load_model
 
@@ -260,3 +260,21 @@ def test_how_a_file_was_compiled_is_read_without_tensorflow(tmp_path, suffix):
     uncompiled = keras.Sequential([keras.Input((784,)), layers.Dense(10, activation="softmax")])
     uncompiled.save(tmp_path / f"plain{suffix}")
     assert compiled_settings(tmp_path / f"plain{suffix}") == {}
+
+
+def test_a_dense_layer_feeding_only_dropout_at_the_end_does_not_hang_and_shows_after_its_dropout(inputs):
+    """A layer that changes nothing (dropout) hands its readers on: the engine once looped forever
+    looking for what a dense layer's output became when only a final dropout read it."""
+    model = keras.Sequential([keras.Input((784,)), layers.Dense(32, activation="relu"), layers.Dropout(0.5), layers.BatchNormalization(), layers.Dropout(0.2), layers.ReLU(), layers.Dense(10, activation="softmax"), layers.Dropout(0.1)])
+    engine = Engine.from_keras_model(spread(model))
+    shown = dict(engine.activations(inputs[:1])[1])
+    expected = keras.Model(model.inputs, model.layers[4].output).predict(inputs[:1].reshape(1, 784), verbose=0)
+    np.testing.assert_allclose(shown[model.layers[0].name], expected, atol=TOLERANCE)
+    np.testing.assert_allclose(engine.predict(inputs), keras_probabilities(model, inputs), atol=TOLERANCE)
+
+
+def test_the_engine_says_why_it_cannot_run_a_model_with_two_inputs():
+    left, right = keras.Input((28, 28)), keras.Input((28, 28))
+    joined = layers.Concatenate()([layers.Flatten()(left), layers.Flatten()(right)])
+    with pytest.raises(UnsupportedModel, match="2 inputs"):
+        Engine.from_keras_model(keras.Model([left, right], layers.Dense(10, activation="softmax")(joined)))
