@@ -18,6 +18,7 @@ from typing import Any
 from mnistdesk import __version__
 from mnistdesk.base import paths
 from mnistdesk.base.files import replacing
+from mnistdesk.base.untrusted import file_problem
 from mnistdesk.data.datasets import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
 from mnistdesk.ink.imagefile import ImageFileError
 from mnistdesk.ink.preprocess import MODES
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", type=Path, help="model file to open (default: the shipped model)")
 
     train = commands.add_parser("train", parents=[verbose], help="train a model and save it with its history")
-    train.add_argument("--model", choices=ARCHITECTURES, help="architecture (default: lean)")
+    train.add_argument("--model", metavar="{lean,cnn,dense,FILE.json,FILE.keras}", help="the network: lean (the default), cnn, dense, a network description (.json, as the network editor saves it) or a model file whose architecture is trained from scratch")
+    train.add_argument("--print-code", action="store_true", help="print the network and these settings as a runnable Keras script, and train nothing")
     train.add_argument("--continue", dest="continue_from", type=Path, metavar="MODEL", help="train this model file (.keras or .h5, yours or from a Keras lesson) further instead of a fresh network; its curves carry on (default --out: MODEL-continued.keras)")
     train.add_argument("--dataset", help=f"{dataset_help} (default: sample; with --continue, the model's own)")
     train.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
@@ -143,17 +145,20 @@ def _run_train(args: argparse.Namespace) -> int:
         if args.model is not None:
             raise ModelFileError(f"{args.continue_from}: --continue trains that model's own network; leave out --model {args.model}")
         previous = _continued_metadata(args.continue_from)
-    architecture = args.model or previous.get("architecture") or (args.continue_from.stem if args.continue_from else "lean")
+    network, architecture_file = _network_argument(args.model)
+    architecture = (network["name"] if network else None) or (Path(args.model).stem if architecture_file else args.model) or previous.get("architecture") or (args.continue_from.stem if args.continue_from else "lean")
     dataset_name = args.dataset or (dataset_of_model(previous.get("dataset")) if args.continue_from else "sample")
+    if args.print_code:
+        return _print_code(args, network, architecture_file, str(dataset_name))
     default_out = f"{args.continue_from.stem}-continued.keras" if args.continue_from else f"{architecture}-{Path(str(dataset_name)).stem}.keras"
     out = args.out or Path(default_out)
     check_model_target(out)  # before the data and the training, not after an hour of it
     dataset = load_dataset(dataset_name, progress=_print_download_progress if sys.stderr.isatty() else None)
     held_out = round(args.validation_split * len(dataset.x_train))
-    trained_with = previous.get("train_config", {})
+    trained_with = previous.get("train_config") or (_compiled(architecture_file) if architecture_file else {})
     optimizer = args.optimizer or (trained_with.get("optimizer") if trained_with.get("optimizer") in OPTIMIZERS else None)
     learning_rate = args.lr or (trained_with.get("learning_rate") if optimizer and not args.optimizer and _is_rate(trained_with.get("learning_rate")) else None)
-    config = TrainConfig(architecture, str(dataset_name), args.epochs, args.batch_size, optimizer, learning_rate, args.augment, args.seed, args.validation_split, args.lr_schedule)
+    config = TrainConfig(architecture, str(dataset_name), args.epochs, args.batch_size, optimizer, learning_rate, args.augment, args.seed, args.validation_split, args.lr_schedule, network)
     what = f"{args.continue_from} further ({config.resolved_optimizer()}, learning rate {config.resolved_learning_rate():g})" if args.continue_from else architecture
     print(f"training {what} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
     from mnistdesk.net.live import TrainingControl
@@ -165,7 +170,7 @@ def _run_train(args: argparse.Namespace) -> int:
     callbacks = [guard, ProgressPrinter(sys.stderr, args.epochs, steps)]
     if args.log_dir is not None:
         callbacks.append(TensorBoardLogger(args.log_dir))
-    model = _continued_model(args.continue_from, config) if args.continue_from else None
+    model = _continued_model(args.continue_from, config) if args.continue_from else _fresh_from_file(architecture_file, config) if architecture_file else None
     model, metadata = train(config, dataset, None, callbacks, model=model, history=previous.get("history") if isinstance(previous.get("history"), dict) else None)
     if guard.nan_message is not None:
         unchanged = f"{out} is unchanged" if out.exists() else f"{out} was not written"
@@ -181,6 +186,66 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.log_dir is not None:
         print(f"TensorBoard logs in {args.log_dir}: tensorboard --logdir {args.log_dir}", file=sys.stderr)
     return 0 if saved == out else EXIT_ERROR
+
+
+def _network_argument(model: str | None) -> tuple[dict[str, Any] | None, Path | None]:
+    """``train --model``: (a network description from a .json file, or a model file whose
+    architecture is trained afresh); (None, None) for a built-in architecture."""
+    from mnistdesk.net.models import MODEL_SUFFIXES, check_model_file
+    from mnistdesk.net.networks import MAX_DESCRIPTION_BYTES, read_description
+
+    if model is None or model in ARCHITECTURES:
+        return None, None
+    path = Path(model)
+    if path.suffix.lower() == ".json":
+        problem = file_problem(path)
+        if problem is not None:
+            raise ModelFileError(f"{path}: {problem}")
+        if path.stat().st_size > MAX_DESCRIPTION_BYTES:
+            raise ModelFileError(f"{path}: refused: over {MAX_DESCRIPTION_BYTES // 1024} KB, too big for a network description")
+        try:
+            return read_description(path.read_text(encoding="utf-8", errors="replace"), str(path)), None
+        except ValueError as error:
+            raise ModelFileError(str(error)) from None
+    if path.suffix.lower() in MODEL_SUFFIXES:
+        check_model_file(path)
+        return None, path
+    raise ModelFileError(f"unknown --model {model!r}: use {', '.join(ARCHITECTURES)}, a network description (.json) or a model file (.keras, .h5)")
+
+
+def _print_code(args: argparse.Namespace, network: dict[str, Any] | None, architecture_file: Path | None, dataset: str) -> int:
+    """``train --print-code``: the network and this command's settings as a Keras script, on stdout."""
+    from mnistdesk.net.networks import BUILT_IN_NETWORKS, keras_code
+
+    if architecture_file is not None or args.continue_from is not None:
+        raise ModelFileError(f"{architecture_file or args.continue_from}: --print-code writes a network mnistdesk describes: use {', '.join(ARCHITECTURES)} or a network .json")
+    description = dict(network or BUILT_IN_NETWORKS[args.model or "lean"])
+    if args.optimizer:
+        description.update(optimizer=args.optimizer, learning_rate=args.lr)
+    elif args.lr:
+        description["learning_rate"] = args.lr
+    print(keras_code(description, args.epochs, args.batch_size, args.validation_split, dataset, args.augment, __version__), end="")
+    return 0
+
+
+def _fresh_from_file(path: Path, config: TrainConfig) -> Any:
+    """A model file's architecture with fresh weights (``--model FILE.keras``), compiled for ``config``."""
+    import keras
+
+    from mnistdesk.net.engine import predictor_for
+    from mnistdesk.net.models import compile_model, load_model
+
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    model = keras.models.clone_model(load_model(path))  # the layers and their settings, new weights
+    compile_model(model, config.resolved_optimizer(), config.learning_rate, from_logits=predictor_for(model).logits)
+    return model
+
+
+def _compiled(path: Path) -> dict[str, Any]:
+    from mnistdesk.net.models import compiled_settings
+
+    return compiled_settings(path)
 
 
 def _continued_metadata(path: Path) -> dict[str, Any]:

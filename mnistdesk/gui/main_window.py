@@ -21,6 +21,7 @@ from mnistdesk.gui.drawing_controller import DrawingController
 from mnistdesk.gui.inspect_controller import InspectController
 from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.model_controller import ModelController
+from mnistdesk.gui.network_controller import NetworkController
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.saliency_controller import SaliencyController
 from mnistdesk.gui.scrubber_panel import ScrubberPanel
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         # The user's labelled drawings, in their data folder (the core only takes a path).
         self.personal = PersonalDrawings(personal_dir or Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / PERSONAL_DIR)
         self.training = TrainingController(self, self.settings)
+        self.networks = NetworkController(self, self.settings, self.training.panel)
         self.drawing = DrawingController(self, self.settings, self.session, self.canvas)
         self.saliency = SaliencyController(self, self.settings, self.session, self.canvas, self.softmax)
         self._build_central()
@@ -90,7 +92,7 @@ class MainWindow(QMainWindow):
             eye=self.eye, softmax=self.softmax, mistakes=self.mistakes, history=self.history,
             activations=self.activations, robustness=self.robustness, scrubber=self.scrubber,
         )
-        self.models = ModelController(self, self.settings, self.session, self.training, self.inspect)
+        self.models = ModelController(self, self.settings, self.session, self.training, self.inspect, self.networks)
         self.tensorflow = TensorFlowLoader(self, self.training)
         self.teaching = TeachController(self, self.settings, self.session, self.personal, self.canvas, self.teach, self.training, self.docks["teach"], self.drawing)
         self._build_actions()
@@ -102,6 +104,7 @@ class MainWindow(QMainWindow):
         self.scrubber.use_clicked.connect(self.models.use_shown_epoch)
         self.training.running_changed.connect(self._on_training_running_changed)
         self.training.message.connect(self._show_message)
+        self.networks.message.connect(self._show_message)
         self.saliency.restore()
         self._restore_settings()
         self.models.open_at_start(model_path)
@@ -208,6 +211,9 @@ class MainWindow(QMainWindow):
         self._action(train_menu, "&Continue training", "Ctrl+Shift+T", training.continue_training, "Train the model in use for more epochs")
         self._action(train_menu, "&Pause / resume", "Ctrl+P", training.toggle_pause, "Pause between batches, or resume")
         self._action(train_menu, "&Stop", "Ctrl+.", training.stop, "Stop after the current batch and keep the model")
+        train_menu.addSeparator()
+        self._action(train_menu, "Edit &network…", "Ctrl+Shift+N", self.networks.edit, "Build your own network: layers, widths, activations, with a live summary")
+        self._action(train_menu, "Show as &Keras code", "Ctrl+Shift+K", self.networks.show_code, "The chosen network and the Train panel's settings as a runnable Keras script")
         train_menu.addSeparator()
         self._action(train_menu, "T&each it your handwriting", "Ctrl+Shift+L", self.teaching.show_panel, "Label your drawings (keys 0-9 on the canvas) and fine-tune on them")
         self._action(train_menu, "&Fine-tune on your drawings", "Ctrl+Shift+F", lambda: self.teaching.fine_tune(), "Keep training the model in use on its data mixed with your labelled drawings")

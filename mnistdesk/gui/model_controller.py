@@ -17,6 +17,7 @@ from mnistdesk.explain.session import Session, bundled_test_split
 from mnistdesk.gui.folders import last_folder, remember_folder
 from mnistdesk.gui.inspect_controller import InspectController
 from mnistdesk.gui.model_loader import ModelLoader, plain
+from mnistdesk.gui.network_controller import NetworkController
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.net.engine import Predictor, predictor_for
 from mnistdesk.net.models import ModelFileError, check_model_file, copy_model_file, load_model, save_model
@@ -34,9 +35,9 @@ class ModelController(QObject):
     """Holds the model in use (``path``, ``metadata``, the ``trained`` Keras model until saved,
     ``unsaved``) and everything that replaces or writes it."""
 
-    def __init__(self, window: QMainWindow, settings: QSettings, session: Session, training: TrainingController, inspect: InspectController):
+    def __init__(self, window: QMainWindow, settings: QSettings, session: Session, training: TrainingController, inspect: InspectController, networks: NetworkController):
         super().__init__(window)
-        self.window, self.settings, self.session, self.training, self.inspect = window, settings, session, training, inspect
+        self.window, self.settings, self.session, self.training, self.inspect, self.networks = window, settings, session, training, inspect, networks
         self.path: Path | None = None
         self.trained = None  # a Keras model trained in this session, until saved
         self.metadata: dict = {}
@@ -122,6 +123,7 @@ class ModelController(QObject):
         self.use(loader.predictor, loader.path, loader.metadata)
         self.training.curves.show_history(loader.metadata.get("history"))
         self.training.show_model_opened(loader.path.name, loader.metadata)
+        self.networks.adopt(loader.metadata)  # a network built in the editor reopens editable
         self.settings.setValue("model/path", str(loader.path))
         self._remember(loader.path)
         if loader.notes:
@@ -154,7 +156,7 @@ class ModelController(QObject):
         metadata, path = self.metadata, self.path
         parts = [f"Predicting with: {path.name if path else metadata.get('architecture', 'a new model')}"]
         if path and metadata.get("architecture"):
-            parts.append(metadata["architecture"])
+            parts.append(metadata["architecture"] + (" (your network)" if "network" in metadata else ""))
         if training:
             parts.append(f"training on {metadata.get('dataset')}…")
         elif metadata.get("dataset"):

@@ -120,7 +120,7 @@ class TrainingController(QObject):
     def _start(self, ask: bool) -> bool:
         if self.is_running() or (ask and not self.may_replace_model()):
             return False
-        config = self._config(self.panel.architecture.currentData())
+        config = self._config(self.panel.network_name(), network=self.panel.chosen_network())
         if config is None:
             return False
         self.curves.reset(config.epochs)
@@ -164,8 +164,9 @@ class TrainingController(QObject):
         self._retry_with_sample = lambda: self.fine_tune(drawings, epochs, "sample")
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, fine_tuning=tuning))
 
-    def _config(self, architecture: str, trained_with: dict | None = None) -> TrainConfig | None:
-        """The panel's settings; where it says Default, a continued model's own optimizer and rate."""
+    def _config(self, architecture: str, trained_with: dict | None = None, network: dict | None = None) -> TrainConfig | None:
+        """The panel's settings; where it says Default, a continued model's own optimizer and
+        rate; ``network``: a network from the editor, built under the name ``architecture``."""
         source = self.dataset_source()
         if source is None:
             return None
@@ -179,6 +180,7 @@ class TrainingController(QObject):
             learning_rate=panel.chosen_learning_rate() or (trained_with.get("learning_rate") if not panel.chosen_optimizer() else None),
             augment=panel.augment.isChecked(),
             validation_fraction=panel.validation_fraction(),
+            network=network,
         )
 
     def _launch(self, worker: TrainingWorker) -> bool:
@@ -455,7 +457,7 @@ class TrainingController(QObject):
     # -- options -------------------------------------------------------------------------------
     def _save_options(self) -> None:
         panel, settings = self.panel, self.settings
-        settings.setValue("train/architecture", panel.architecture.currentData())
+        settings.setValue("train/architecture", panel.network_name())
         settings.setValue("train/dataset", panel.dataset.currentData())
         settings.setValue("train/epochs", panel.epochs.value())
         settings.setValue("train/batch_size", panel.batch_size.value())

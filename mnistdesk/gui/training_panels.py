@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
 from mnistdesk.net.live import LIVE_REFRESH_S, CurveBuffer, format_eta, log_ticks, tile_at, tile_slices, weight_mosaic
@@ -21,6 +21,9 @@ DATASET_LABELS = {
     "mnist": "MNIST (70,000, download 11 MB)",
     "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)",
 }
+#: The Network box's data for "Custom…" and the prefix of a custom network's.
+EDIT_NETWORK = "edit…"
+CUSTOM_PREFIX = "custom:"
 ARCHITECTURE_TIPS = {
     "lean": "lean: three small convolutions, 44k parameters — quick on a laptop, as accurate as cnn",
     "cnn": "cnn: the classic Keras MNIST CNN, 3.2M parameters — slower, >99% on full MNIST",
@@ -47,6 +50,7 @@ class TrainPanel(QWidget):
     stop_clicked = Signal()
     learning_rate_changed = Signal(float)
     tensorboard_toggled = Signal(bool)
+    edit_network_requested = Signal()  # Network → Custom…, or the Edit button
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -54,7 +58,15 @@ class TrainPanel(QWidget):
         for name in ARCHITECTURES:
             self.architecture.addItem(name, name)
             self.architecture.setItemData(self.architecture.count() - 1, ARCHITECTURE_TIPS[name], Qt.ItemDataRole.ToolTipRole)
+        self.architecture.addItem("Custom…", EDIT_NETWORK)
+        self.architecture.setItemData(self.architecture.count() - 1, "Build your own network: add layers, change widths and activations (Ctrl+Shift+N)", Qt.ItemDataRole.ToolTipRole)
         self.architecture.setToolTip("The network that Train new builds (Continue keeps training the model in use)")
+        self.custom_networks: dict[str, dict] = {}  # by name: the networks built in the editor
+        self._chosen_index = 0  # the network chosen before "Custom…" was picked
+        self.edit_network = QToolButton()
+        self.edit_network.setText("Edit…")
+        self.edit_network.setToolTip("Open the network editor on this network: change its layers, or start from a lesson's network (Ctrl+Shift+N)")
+        self.edit_network.clicked.connect(self.edit_network_requested)
         self.dataset = QComboBox()
         for key, label in DATASET_LABELS.items():
             self.dataset.addItem(label, key)
@@ -63,6 +75,7 @@ class TrainPanel(QWidget):
         for box in (self.architecture, self.dataset):  # long item texts must not widen the column
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
+        self.architecture.setMinimumContentsLength(6)  # it shares its row with Edit…
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 500)
         self.epochs.setValue(5)
@@ -117,7 +130,10 @@ class TrainPanel(QWidget):
         self.paused = False
 
         form = QFormLayout()
-        form.addRow("Network", self.architecture)
+        network_row = QHBoxLayout()
+        network_row.addWidget(self.architecture, 1)
+        network_row.addWidget(self.edit_network)
+        form.addRow("Network", network_row)
         form.addRow("Data", self.dataset)
         form.addRow("Validation", self.validation)
         form.addRow("Epochs", self.epochs)
@@ -137,7 +153,7 @@ class TrainPanel(QWidget):
         layout.addWidget(self.detail)
         layout.addStretch(1)
 
-        self.architecture.currentIndexChanged.connect(self._show_defaults)
+        self.architecture.currentIndexChanged.connect(self._on_architecture_current_index_changed)
         self.optimizer.currentIndexChanged.connect(self._show_defaults)
         self.train_button.clicked.connect(self.train_clicked)
         self.continue_button.clicked.connect(self.continue_clicked)
@@ -176,17 +192,64 @@ class TrainPanel(QWidget):
         return self.chosen_learning_rate() or DEFAULT_LEARNING_RATE[self._effective_optimizer()]
 
     def _effective_optimizer(self) -> str:
-        return self.chosen_optimizer() or DEFAULT_OPTIMIZER[self.architecture.currentData()]
+        return self.chosen_optimizer() or self._network_optimizer()
+
+    def _network_optimizer(self) -> str:
+        network = self.chosen_network()
+        return network["optimizer"] if network else DEFAULT_OPTIMIZER.get(self.network_name(), "adam")
 
     def _show_defaults(self) -> None:
-        self.optimizer.setItemText(0, f"Default ({DEFAULT_OPTIMIZER[self.architecture.currentData()]})")
-        self.learning_rate.setSpecialValueText(f"Default ({DEFAULT_LEARNING_RATE[self._effective_optimizer()]:g})")
+        network = self.chosen_network()
+        own_rate = network.get("learning_rate") if network and not self.chosen_optimizer() else None
+        self.optimizer.setItemText(0, f"Default ({self._network_optimizer()})")
+        self.learning_rate.setSpecialValueText(f"Default ({own_rate or DEFAULT_LEARNING_RATE[self._effective_optimizer()]:g})")
+
+    # -- the network -----------------------------------------------------------------------------
+    def network_name(self) -> str:
+        """The chosen network's name: a built-in architecture or a custom network's."""
+        data = self.architecture.itemData(self._chosen_index)
+        return data.removeprefix(CUSTOM_PREFIX)
+
+    def chosen_network(self) -> dict | None:
+        """The chosen custom network's description (None for a built-in one)."""
+        data = self.architecture.itemData(self._chosen_index)
+        return self.custom_networks.get(data.removeprefix(CUSTOM_PREFIX)) if data.startswith(CUSTOM_PREFIX) else None
+
+    def add_custom_network(self, description: dict, select: bool = True) -> None:
+        """Offer a network built in the editor (replacing one of the same name), and choose it."""
+        name = description["name"]
+        self.custom_networks[name] = description
+        index = self.architecture.findData(CUSTOM_PREFIX + name)
+        if index < 0:
+            index = self.architecture.count() - 1  # before "Custom…"
+            self.architecture.insertItem(index, name, CUSTOM_PREFIX + name)
+        self.architecture.setItemData(index, f"{name}: your network ({len(description['layers'])} layers; Edit… changes it)", Qt.ItemDataRole.ToolTipRole)
+        if select:
+            self.architecture.setCurrentIndex(index)
+        self._show_defaults()
+
+    def choose_network(self, name: str) -> bool:
+        """Choose a built-in or custom network by name; False if there is none by that name."""
+        index = self.architecture.findData(name if name in ARCHITECTURES else CUSTOM_PREFIX + name)
+        if index >= 0:
+            self.architecture.setCurrentIndex(index)
+        return index >= 0
+
+    def _on_architecture_current_index_changed(self, index: int) -> None:
+        if self.architecture.itemData(index) == EDIT_NETWORK:
+            self.architecture.blockSignals(True)
+            self.architecture.setCurrentIndex(self._chosen_index)  # stays as it was until the editor gives a network
+            self.architecture.blockSignals(False)
+            self.edit_network_requested.emit()
+            return
+        self._chosen_index = index
+        self._show_defaults()
 
     def _on_learning_rate_value_changed(self) -> None:
         self.learning_rate_changed.emit(self.effective_learning_rate())
 
     def set_running(self, running: bool, paused: bool = False) -> None:
-        for widget in (self.architecture, self.dataset, self.validation, self.epochs, self.batch_size, self.optimizer, self.augment, self.tensorboard, self.train_button, self.continue_button):
+        for widget in (self.architecture, self.edit_network, self.dataset, self.validation, self.epochs, self.batch_size, self.optimizer, self.augment, self.tensorboard, self.train_button, self.continue_button):
             widget.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)

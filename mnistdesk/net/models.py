@@ -80,12 +80,16 @@ class TrainConfig:
     seed: int | None = None
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION  # of the training split, held out to validate each epoch
     lr_schedule: str = "constant"
+    network: dict[str, Any] | None = None  # a network built in the editor (mnistdesk.net.networks); ``architecture`` is its name
 
     def resolved_optimizer(self) -> str:
-        return self.optimizer or DEFAULT_OPTIMIZER.get(self.architecture, "adam")
+        return self.optimizer or (self.network or {}).get("optimizer") or DEFAULT_OPTIMIZER.get(self.architecture, "adam")
 
     def resolved_learning_rate(self) -> float:
-        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.resolved_optimizer()]
+        if self.learning_rate is not None:
+            return self.learning_rate
+        own = (self.network or {}).get("learning_rate") if self.resolved_optimizer() == (self.network or {}).get("optimizer") else None
+        return own or DEFAULT_LEARNING_RATE[self.resolved_optimizer()]
 
 
 #: Fine-tuning holds this share of the person's drawings out, to score before and after.
@@ -458,6 +462,7 @@ METADATA_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "test_n": (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count"),
     "train_seconds": (_number(0, math.inf), "a non-negative number"),
     "fine_tune": (_scalars, "an object of plain values"),
+    "network": (lambda value: isinstance(value, dict) and isinstance(value.get("layers"), list) and len(json.dumps(value)) <= 64 << 10, "a network description"),
 }
 
 

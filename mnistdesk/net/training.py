@@ -21,7 +21,8 @@ from mnistdesk.ink.pixels import normalize
 from mnistdesk.net.engine import Engine, UnsupportedModel, predictor_for, softmax
 from mnistdesk.net.evaluation import evaluate, score
 from mnistdesk.net.live import BATCH_READING_S, LIVE_REFRESH_S, RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
-from mnistdesk.net.models import TrainConfig, build_model, save_model
+from mnistdesk.net.models import TrainConfig, build_model, compile_model, save_model
+from mnistdesk.net.networks import build as build_network
 
 VALIDATION_SEED = 0
 #: A weight snapshot holds training up (every weight is copied, then the window re-predicts
@@ -178,7 +179,8 @@ def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[st
         "architecture": config.architecture,
         "dataset": dataset.name,
         "class_names": list(dataset.class_names),
-        "train_config": {**asdict(config), "optimizer": config.resolved_optimizer()},
+        "train_config": {**{key: value for key, value in asdict(config).items() if key != "network"}, "optimizer": config.resolved_optimizer()},
+        **({"network": config.network} if config.network is not None else {}),
         "history": history,
         **{f"{split}_{key}": value for split, score in scores.items() for key, value in (("accuracy", score.accuracy), ("loss", score.loss), ("n", score.n))},
         "train_seconds": round(seconds, 1),
@@ -222,6 +224,10 @@ def new_model(config: TrainConfig) -> Any:
     """A fresh compiled model for ``config`` (seeded when the config has a seed)."""
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
+    if config.network is not None:
+        model = build_network(config.network)
+        compile_model(model, config.resolved_optimizer(), config.resolved_learning_rate())
+        return model
     return build_model(config.architecture, config.resolved_optimizer(), config.learning_rate)
 
 

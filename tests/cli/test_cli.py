@@ -188,3 +188,36 @@ def test_finetune_evaluate_and_classify_take_lesson_models(tmp_path, tiny, tiny_
     assert main(["classify", "--model", str(first), "--json", str(tmp_path / "digit.png")]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["digit"] in range(10) and "flattened" in err
+
+
+def test_train_takes_a_network_description_and_a_model_files_architecture(tmp_path, tiny_npz, lesson_files, capsys):
+    from mnistdesk.net.networks import PRESETS, summarize
+
+    description = {**PRESETS["textbook 784-50-100-10"], "name": "sigmoid net"}
+    (tmp_path / "net.json").write_text(json.dumps(description))
+    out = tmp_path / "net.keras"
+    assert main(["train", "--model", str(tmp_path / "net.json"), "--dataset", str(tiny_npz), "--epochs", "1", "--batch-size", "32", "--out", str(out)]) == 0
+    metadata = read_metadata(out)
+    assert metadata["architecture"] == "sigmoid net" and metadata["network"]["layers"][0]["activation"] == "sigmoid"
+    assert metadata["train_config"]["optimizer"] == "sgd"
+    source = lesson_files["residual_cnn", ".h5"]
+    fresh = tmp_path / "fresh.keras"
+    assert main(["train", "--model", str(source), "--dataset", str(tiny_npz), "--epochs", "1", "--batch-size", "32", "--out", str(fresh)]) == 0
+    assert read_metadata(fresh)["architecture"] == "residual_cnn"
+    (tmp_path / "bad.json").write_text(json.dumps({**description, "layers": [{"type": "dense", "units": 10**7}]}))
+    capsys.readouterr()
+    assert main(["train", "--model", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.json: layer 1: units must be a whole number from 1 to 8192" in err and err.count("\n") == 1, "one line naming the file and the reason"
+    assert main(["train", "--model", "resnet50", "--out", str(tmp_path / "x.keras")]) == 1
+    assert "unknown --model 'resnet50'" in capsys.readouterr().err
+    assert summarize(description).parameters == 784 * 50 + 50 + 50 * 100 + 100 + 100 * 10 + 10
+
+
+def test_print_code_writes_the_network_and_settings_as_keras_and_trains_nothing(tmp_path, capsys):
+    assert main(["train", "--model", "cnn", "--epochs", "3", "--batch-size", "64", "--optimizer", "sgd", "--lr", "0.05", "--print-code", "--out", str(tmp_path / "never.keras")]) == 0
+    code = capsys.readouterr().out
+    assert "layers.Conv2D(32, 5, padding=\"same\", activation=\"relu\")" in code and "keras.optimizers.SGD(0.05, momentum=0.9)" in code
+    assert "model.fit(x_train, y_train, batch_size=64, epochs=3, validation_split=0.1)" in code
+    assert not (tmp_path / "never.keras").exists()
+    compile(code, "cnn.py", "exec")

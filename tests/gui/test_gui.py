@@ -387,7 +387,9 @@ def test_optimizer_and_learning_rate_show_defaults_and_picking_a_network_keeps_c
 def test_train_panel_and_status_bar_name_different_things(window):
 
     form = window.training.panel.layout().itemAt(0).layout()
-    assert form.labelForField(window.training.panel.architecture).text() == "Network"
+    roles = form.ItemRole
+    row = next(row for row in range(form.rowCount()) if (field := form.itemAt(row, roles.FieldRole)) and field.layout() and field.layout().indexOf(window.training.panel.architecture) >= 0)
+    assert form.itemAt(row, roles.LabelRole).widget().text() == "Network"  # beside it, Edit…
     assert window.models.label.text().startswith(f"Predicting with: {paths.SHIPPED_MODEL_PATH.name}")
 
 
