@@ -189,7 +189,13 @@ class TrainPanel(QWidget):
         return self.validation.value() / 100
 
     def effective_learning_rate(self) -> float:
-        return self.chosen_learning_rate() or DEFAULT_LEARNING_RATE[self._effective_optimizer()]
+        return self.chosen_learning_rate() or self._default_learning_rate()
+
+    def _default_learning_rate(self) -> float:
+        """A custom network's own rate (with its own optimizer), else the optimizer's usual one."""
+        network = self.chosen_network()
+        own_rate = network.get("learning_rate") if network and not self.chosen_optimizer() else None
+        return own_rate or DEFAULT_LEARNING_RATE[self._effective_optimizer()]
 
     def _effective_optimizer(self) -> str:
         return self.chosen_optimizer() or self._network_optimizer()
@@ -199,10 +205,8 @@ class TrainPanel(QWidget):
         return network["optimizer"] if network else DEFAULT_OPTIMIZER.get(self.network_name(), "adam")
 
     def _show_defaults(self) -> None:
-        network = self.chosen_network()
-        own_rate = network.get("learning_rate") if network and not self.chosen_optimizer() else None
         self.optimizer.setItemText(0, f"Default ({self._network_optimizer()})")
-        self.learning_rate.setSpecialValueText(f"Default ({own_rate or DEFAULT_LEARNING_RATE[self._effective_optimizer()]:g})")
+        self.learning_rate.setSpecialValueText(f"Default ({self._default_learning_rate():g})")
 
     # -- the network -----------------------------------------------------------------------------
     def network_name(self) -> str:

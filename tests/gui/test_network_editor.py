@@ -150,3 +150,12 @@ def test_the_editor_fits_a_1024_by_640_screen(make_window, qtbot):
     assert editor.width() <= 1024 and editor.height() <= 640
     assert editor.minimumSizeHint().width() <= 1024 and editor.minimumSizeHint().height() <= 640
     assert np.all([editor.summary.columnWidth(column) > 40 for column in range(4)])
+
+
+def test_a_custom_networks_own_optimizer_and_rate_are_the_panels_defaults(make_window):
+    panel = make_window().training.panel
+    panel.add_custom_network({**PRESETS["textbook 784-50-100-10"], "name": "sgd at 0.1"})
+    assert panel.optimizer.itemText(0) == "Default (sgd)" and panel.learning_rate.specialValueText() == "Default (0.1)"
+    assert panel.effective_learning_rate() == 0.1, "a rate reset to Default mid-run must go back to the network's own"
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
+    assert panel.effective_learning_rate() == 0.001
