@@ -270,8 +270,19 @@ def _download(url: str, dest: Path, progress: Progress | None, sha256: str | Non
             if sha256 is not None and _sha256(tmp) != sha256:
                 raise DatasetError(f"{url}: the download is damaged (checksum mismatch); try again")
     except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DatasetOffline(f"cannot download {url} ({reason})") from None
+        raise DatasetOffline(f"cannot download {url} ({_plain_reason(getattr(error, 'reason', error))})") from None
+
+
+def _plain_reason(reason: object) -> str:
+    """Why a download failed, in words: "no internet connection" for a name that cannot be looked
+    up (the usual offline case, "[Errno -2] Name or service not known"), else the system's own."""
+    import socket
+
+    if isinstance(reason, socket.gaierror) or "Name or service not known" in str(reason) or "Temporary failure in name resolution" in str(reason):
+        return "no internet connection: the server's name cannot be looked up"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return "the connection timed out"
+    return str(getattr(reason, "strerror", None) or reason)
 
 
 def _offline(error: DatasetOffline, folder: Path, files: "tuple[str, ...] | list[str]") -> DatasetOffline:

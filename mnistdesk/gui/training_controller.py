@@ -363,13 +363,15 @@ class TrainingController(QObject):
         """A model from a file is in use: the last run's result no longer describes it; for a
         model from elsewhere, say what Continue will train it with."""
         trained_with = self._trained_with(metadata)
+        if metadata.get("architecture") in ARCHITECTURES:
+            self.panel.choose_network(metadata["architecture"])  # what Continue trains; Train new builds it afresh
         if metadata.get("history") or not trained_with:
             self.panel.show_idle(f"Ready: {name} in use")
             return
         optimizer = trained_with.get("optimizer") or DEFAULT_OPTIMIZER.get(str(metadata.get("architecture")), "adam")
         rate = trained_with.get("learning_rate") or DEFAULT_LEARNING_RATE[optimizer]
         origin = "as the file was compiled" if trained_with.get("compiled_in_file") else "the file does not say how it was compiled"
-        self.panel.show_idle(f"Ready: {name} in use. Continue trains it with {optimizer}, learning rate {rate:g} ({origin}), on the data chosen above; the Optimizer and Learning rate boxes override this")
+        self.panel.show_idle(f"Ready: {name} in use. Continue trains it with {optimizer}, learning rate {rate:g} ({origin}), on the data chosen above; the Optimizer and Learning rate boxes override this. Train new builds the network chosen above")
 
     @staticmethod
     def _trained_with(metadata: dict) -> dict:

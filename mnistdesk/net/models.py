@@ -112,10 +112,18 @@ class FineTuneConfig:
     seed: int = 0
 
 
+#: Below this many held-out drawings a percentage looks precise and is not ("100% → 100%" on 3).
+FINE_TUNE_MIN_MEASURED = 10
+
+
 def fine_tuning_summary(tuning: dict, test_accuracy: float) -> str:
     """One line on what fine-tuning did (``tuning``: a fine-tuned model's "fine_tune" metadata)."""
-    if tuning.get("held_out"):
-        mine = f"your handwriting {tuning['before_accuracy']:.0%} → {tuning['after_accuracy']:.0%} ({tuning['held_out']} held-out drawings)"
+    held_out = tuning.get("held_out") or 0
+    if held_out >= FINE_TUNE_MIN_MEASURED:
+        mine = f"your handwriting {tuning['before_accuracy']:.0%} → {tuning['after_accuracy']:.0%} ({held_out} held-out drawings)"
+    elif held_out:
+        before, after = round(tuning["before_accuracy"] * held_out), round(tuning["after_accuracy"] * held_out)
+        mine = f"your handwriting: {before} → {after} of {held_out} held-out drawings read right (too few for a score: {FINE_TUNE_MIN_MEASURED / FINE_TUNE_HOLD_OUT:.0f} or more drawings give one)"
     else:
         mine = "your handwriting: too few drawings to hold any out (add more for a before/after score)"
     return f"{mine} · {tuning['dataset']} test {tuning['test_accuracy_before']:.1%} → {test_accuracy:.1%}"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnistdesk.data import datasets
-from mnistdesk.data.datasets import DatasetError, DownloadCancelled, load_dataset
+from mnistdesk.data.datasets import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.ink.pixels import normalize
 
 
@@ -183,3 +183,18 @@ def test_fashion_mnist_truncated_cache_offline_fails_clearly(keras_home, tiny):
     (folder / datasets.FASHION_FILES[0]).write_bytes(_idx(tiny.y_train)[:20])
     with pytest.raises(DatasetError, match="offline"):
         load_dataset("fashion_mnist")
+
+
+def test_offline_says_no_internet_connection_not_the_systems_errno(keras_home, monkeypatch):
+    """Offline, the name lookup fails first: the dialog showed "[Errno -2] Name or service not known"."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    def unreachable(url, *args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(DatasetOffline) as offline:
+        load_dataset("mnist")
+    assert "no internet connection" in str(offline.value) and "Errno" not in str(offline.value)

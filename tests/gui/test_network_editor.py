@@ -159,3 +159,15 @@ def test_a_custom_networks_own_optimizer_and_rate_are_the_panels_defaults(make_w
     assert panel.effective_learning_rate() == 0.1, "a rate reset to Default mid-run must go back to the network's own"
     panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
     assert panel.effective_learning_rate() == 0.001
+
+
+def test_the_network_box_shows_the_network_of_the_model_opened(make_window, qtbot, tmp_path):
+    """The box said "cnn" while the shipped lean model was in use: it shows what Continue trains."""
+    from mnistdesk.net.models import build_model, save_model
+
+    window = make_window()
+    panel = window.training.panel
+    panel.choose_network("cnn")
+    save_model(build_model("dense"), tmp_path / "dense.keras", {"architecture": "dense", "dataset": "sample"})
+    assert window.models.open(tmp_path / "dense.keras", wait_ms=10_000)
+    assert panel.network_name() == "dense" and panel.architecture.currentText() == "dense"

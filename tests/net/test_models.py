@@ -103,3 +103,12 @@ def test_augmentation_changes_digits_but_keeps_them_recognisable(sample):
     labels = sample.y_test[:200]
     accuracy = (engine.predict(augmented / 255).argmax(1) == labels).mean()
     assert accuracy > 0.85
+
+
+def test_fine_tuning_on_a_few_held_out_drawings_gives_counts_not_a_precise_looking_percentage():
+    from mnistdesk.net.models import fine_tuning_summary
+
+    few = fine_tuning_summary({"held_out": 3, "before_accuracy": 2 / 3, "after_accuracy": 1.0, "dataset": "sample", "test_accuracy_before": 0.97}, 0.975)
+    assert "2 → 3 of 3 held-out drawings" in few and "too few for a score" in few and "100%" not in few
+    enough = fine_tuning_summary({"held_out": 12, "before_accuracy": 10 / 12, "after_accuracy": 1.0, "dataset": "sample", "test_accuracy_before": 0.97}, 0.975)
+    assert enough.startswith("your handwriting 83% → 100% (12 held-out drawings)")
