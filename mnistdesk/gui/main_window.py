@@ -317,7 +317,8 @@ class MainWindow(QMainWindow):
             self,
             "Keyboard shortcuts",
             f"<table cellspacing=6>{rows}<tr><td>Keep the drawing as that digit (canvas)</td><td><b>0 – 9</b></td></tr>"
-            "<tr><td>Draw / erase</td><td><b>left / right mouse button</b></td></tr></table>",
+            "<tr><td>Draw / erase</td><td><b>left / right mouse button</b></td></tr>"
+            "<tr><td>A run's epochs, one by one (the Epochs slider)</td><td><b>← / →</b></td></tr></table>",
         )
 
     def _show_about(self) -> None:

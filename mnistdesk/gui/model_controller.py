@@ -162,7 +162,8 @@ class ModelController(QObject):
         elif metadata.get("dataset"):
             parts.append(f"trained on {metadata['dataset']}")
         if metadata.get("test_accuracy") is not None and not training:
-            parts.append(f"test accuracy {metadata['test_accuracy']:.1%}")
+            # which digits: the test split of the data it was trained on (README's headline is the sample's)
+            parts.append(f"{metadata['test_accuracy']:.1%} on its test split" if metadata.get("dataset") else f"test accuracy {metadata['test_accuracy']:.1%}")
         if self.unsaved:
             parts.append("unsaved")
         self.label.setText(" · ".join(parts))

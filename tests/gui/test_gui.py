@@ -193,7 +193,7 @@ def test_garbage_model_is_refused_and_the_old_one_kept(window, tmp_path, monkeyp
 def test_status_bar_names_the_model(window):
     text = window.models.label.text()
     accuracy = window.models.metadata["test_accuracy"]
-    assert "lean" in text and "sample+pen" in text and f"test accuracy {accuracy:.1%}" in text and accuracy > 0.97
+    assert "lean" in text and "sample+pen" in text and f"trained on sample+pen · {accuracy:.1%} on its test split" in text and accuracy > 0.97
 
 
 def test_settings_persist_between_sessions(qtbot, tmp_path):
@@ -407,6 +407,7 @@ def test_help_lists_the_shortcuts(window, monkeypatch):
     window._show_shortcuts()
     assert "Ctrl+Z" in shown[0] and "Ctrl+T" in shown[0] and "Continue training" in shown[0]
     assert "Ctrl+Shift+Z or Ctrl+Y" in shown[0] and "Esc or Del" in shown[0] and "0 – 9" in shown[0]
+    assert "Epochs slider" in shown[0] and "← / →" in shown[0], "the slider's keys were missing from the list"
 
 
 def test_no_two_shortcuts_are_the_same_key(window):
