@@ -139,7 +139,7 @@ class TrainingController(QObject):
             return False
         history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
         done = len(history.get("loss", []))
-        self.curves.extend_to(done + config.epochs)
+        self.curves.extend_to(done + config.epochs, shrink=True)
         self._retry_with_sample = self._continue_on_sample
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, log_dir=self._run_log_dir(config)))
 
@@ -160,7 +160,7 @@ class TrainingController(QObject):
             batch_size=tuning.config.batch_size,
             learning_rate=tuning.config.learning_rate,
         )
-        self.curves.extend_to(len(history.get("loss", [])) + epochs)
+        self.curves.extend_to(len(history.get("loss", [])) + epochs, shrink=True)
         self._retry_with_sample = lambda: self.fine_tune(drawings, epochs, "sample")
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, fine_tuning=tuning))
 
@@ -343,6 +343,7 @@ class TrainingController(QObject):
             self.model_trained.emit(self.worker.model, metadata)
         elif metadata:
             self._report(f"Stopped: test accuracy {metadata['test_accuracy']:.2%} so far")
+            self.curves.extend_to(max(self.trained_epochs, 1), shrink=True)  # the axis follows the epochs that exist, not the ones planned
             self.model_trained.emit(self.worker.model, metadata)
         else:
             self._report("Cancelled")

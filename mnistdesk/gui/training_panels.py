@@ -370,7 +370,7 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
         self._set_loss_range(1.0)
         self.extend_to(epochs, shrink=True)
 
-    def extend_to(self, epochs: int, shrink: bool = False) -> None:
+    def extend_to(self, epochs: float, shrink: bool = False) -> None:
         """Make room for ``epochs`` epochs in all (a continued run carries the curves on)."""
         self.epochs = epochs if shrink else max(epochs, getattr(self, "epochs", 0))
         for plot in self.plots.values():

@@ -555,3 +555,23 @@ def test_a_finished_runs_model_is_released_once_the_next_run_starts(window, qtbo
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     assert window.models.trained is not None, "the second run's model is the one in use"
     assert finished_model() is None, "the finished run's Keras model is still reachable"
+
+
+def test_after_stop_the_epoch_axis_follows_the_epochs_that_exist_and_continue_keeps_it_so(quick_training_window, qtbot):
+    """Stopped at epoch 2 of 30, the x-axis stayed 0–30, and Continue did not fix it."""
+    window = quick_training_window
+    window.training.panel.epochs.setValue(30)
+    plot = window.training.curves.plots["loss"]
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+        qtbot.waitUntil(lambda: window.training.trained_epochs >= 1.5, timeout=TIMEOUT_MS)
+        window.training.stop()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    stopped_at = window.training.trained_epochs
+    assert plot.getViewBox().viewRange()[0][1] < stopped_at + 1.5, plot.getViewBox().viewRange()
+    window.training.panel.epochs.setValue(2)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.continue_training()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    done = len(window.models.metadata["history"]["loss"])
+    assert done <= stopped_at + 3 and plot.getViewBox().viewRange()[0][1] < done + 1, plot.getViewBox().viewRange()
