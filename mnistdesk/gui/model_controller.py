@@ -20,7 +20,7 @@ from mnistdesk.gui.model_loader import ModelLoader, plain
 from mnistdesk.gui.network_controller import NetworkController
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.net.engine import Predictor, predictor_for
-from mnistdesk.net.models import ModelFileError, check_model_file, copy_model_file, load_model, save_model
+from mnistdesk.net.models import ModelFileError, copy_model_file, load_model, save_model
 
 MAX_RECENT_MODELS = 8
 #: The window waits this long for a model to load; a slower one (Keras must be imported)
@@ -63,14 +63,6 @@ class ModelController(QObject):
         stays responsive, and the model is used when it is ready (returns True).
         """
         if self.training.is_running():
-            return False
-        if not quiet and self.unsaved:
-            try:  # a file that cannot be a model fails before the unsaved one is given up for it
-                check_model_file(path)
-            except ModelFileError as error:
-                self._on_open_failed(Path(path), str(error), quiet)
-                return False
-        if not (quiet or self.may_replace()):
             return False
         if self.loader_thread is not None:  # one load at a time
             if not self.loader_thread.wait(wait_ms):
@@ -116,6 +108,9 @@ class ModelController(QObject):
         thread.deleteLater()
         if loader.error is not None:
             self._on_open_failed(loader.path, loader.error, loader.quiet)
+            return False
+        if not (loader.quiet or self.may_replace()):  # asked only once the new model has opened: check first, then ask
+            self.window.statusBar().showMessage(f"{loader.path.name} was not opened: the model you trained stays in use", 5000)
             return False
         self.trained, self.unsaved = None, False
         self.session.forget_epochs()  # the run's epochs are not this model's

@@ -345,6 +345,25 @@ def test_opening_a_broken_model_file_does_not_ask_about_the_unsaved_model_first(
     assert questions == ["Save the trained model?"] and not window.models.unsaved
 
 
+def test_a_model_that_loads_but_cannot_be_used_is_refused_before_asking_about_the_unsaved_one(window, qtbot, monkeypatch, tmp_path):
+    """A sound file whose model reads five classes passed the quick checks: Save/Discard was asked,
+    then it could not open. Now the new model opens first, and only then is the old one given up."""
+    import keras
+
+    train_once(window, qtbot)
+    questions, warnings = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    keras.Sequential([keras.Input((784,)), keras.layers.Dense(5, activation="softmax")]).save(tmp_path / "five.keras")
+    assert not window.models.open(tmp_path / "five.keras", wait_ms=10_000)
+    assert questions == [] and len(warnings) == 1 and "not 10 class" in warnings[0] and window.models.unsaved
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: questions.append(args[1]) or QMessageBox.StandardButton.Cancel)
+    trained = window.models.trained
+    assert not window.models.open(paths.SHIPPED_MODEL_PATH)
+    assert questions == ["Save the trained model?"] and window.models.trained is trained and window.models.unsaved
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)  # so the window can close
+
+
 def test_the_train_panel_reports_the_run_until_another_model_is_opened(window, qtbot):
     """After Restore shipped model the panel still said "Stopped: test accuracy 96.40% so far"
     beside the shipped model; a finished run's bar was left empty by its scoring phase."""
