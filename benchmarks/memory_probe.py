@@ -59,6 +59,9 @@ def settle(application, seconds: float) -> None:
 
 def close(window) -> None:
     import shiboken6
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.question = lambda *args, **kwargs: QMessageBox.StandardButton.Discard  # a benchmark never asks (closing mid-run would)
 
     window.models.unsaved = False  # no "save the model?" prompt in a benchmark
     window.close()

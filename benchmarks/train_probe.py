@@ -102,6 +102,9 @@ def training_window(npz: str, config):
 
 def close_window(window) -> None:
     import shiboken6
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.question = lambda *args, **kwargs: QMessageBox.StandardButton.Discard  # a benchmark never asks (closing mid-run would)
 
     window.close()
     window.wait_for_threads()  # the finished model's test scoring (the matrix is on screen)

@@ -330,6 +330,9 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.training.is_running() and not self.models.closing_during_run(self.close):
+            event.ignore()  # kept training, or it stops and is saved first, then the window closes
+            return
         if not self.training.is_running() and self.models.unsaved and not self.models.confirm_discard():
             event.ignore()
             return

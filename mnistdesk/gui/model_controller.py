@@ -4,6 +4,7 @@ status bar's *Predicting with*, the window title). It asks before an unsaved mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QThread
@@ -50,6 +51,8 @@ class ModelController(QObject):
         self.recent_menu = QMenu("&Recent models", window)
         self._refresh_recent_menu()
         training.may_replace_model = self.may_replace
+        self._close_after_saving: Callable[[], object] | None = None  # Stop and save… while closing
+        training.running_changed.connect(self._on_training_running_changed)
         training.run_started.connect(self._on_training_run_started)
         training.model_trained.connect(self._on_training_model_trained)
 
@@ -247,6 +250,33 @@ class ModelController(QObject):
     def may_replace(self) -> bool:
         """True when nothing unsaved would be lost, or the user saved it or chose to discard it."""
         return not self.unsaved or self.confirm_discard()
+
+    def closing_during_run(self, close: Callable[[], object]) -> bool:
+        """The window is closing while a run trains: ask, as Train new does. True: discard the
+        run and close now. Save stops the run and, once its model is in use, asks where to save
+        it and calls ``close`` again; Keep training (or closing the question) leaves it running.
+        A run that has not trained a batch yet (loading data or TensorFlow) has nothing to lose."""
+        if self.training.latest_batch is None:
+            return True
+        choice = QMessageBox.question(
+            self.window,
+            "A model is training",
+            "Closing now loses the model this run is training.\n\nSave: stop the run and save what it has learned so far.\nDiscard: close and lose it.\nCancel: keep training.",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if choice == QMessageBox.StandardButton.Discard:
+            return True
+        if choice == QMessageBox.StandardButton.Save:
+            self._close_after_saving = close
+            self.training.stop()
+        return False
+
+    def _on_training_running_changed(self, running: bool) -> None:
+        """A run ended: if closing waited for it, save its model (asking where), then close."""
+        close, self._close_after_saving = self._close_after_saving, None
+        if close is not None and not running and (not self.unsaved or self.save()):
+            close()
 
     def confirm_discard(self) -> bool:
         """Ask before a trained, unsaved model is thrown away; True to go on."""

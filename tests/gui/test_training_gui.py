@@ -594,3 +594,22 @@ def test_after_stop_the_epoch_axis_follows_the_epochs_that_exist_and_continue_ke
     qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
     done = len(window.models.metadata["history"]["loss"])
     assert done <= stopped_at + 3 and plot.getViewBox().viewRange()[0][1] < done + 1, plot.getViewBox().viewRange()
+
+
+def test_closing_mid_run_asks_and_save_stops_the_run_and_saves_it_before_closing(window, qtbot, monkeypatch, tmp_path):
+    """Closing discarded a run without asking; now: Cancel keeps training, Save stops, saves, closes."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window.training.panel.epochs.setValue(500)
+    window.training.start()
+    qtbot.waitUntil(lambda: window.training.latest_batch is not None, timeout=TIMEOUT_MS)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.Cancel)
+    assert not window.close()
+    assert asked == ["A model is training"] and window.isVisible() and window.training.is_running()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[1]) or QMessageBox.StandardButton.Save)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(tmp_path / "so-far.keras"), ""))
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT_MS)
+    assert (tmp_path / "so-far.keras").exists() and read_metadata(tmp_path / "so-far.keras")["architecture"] == "dense"
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
