@@ -91,6 +91,7 @@ class TrainingController(QObject):
         self.progress_throttle = Throttle(LIVE_REFRESH_S)
         self.trained_epochs = 0.0  # epochs trained so far in the run, as of the latest report
         self.engine_is_newest = False  # the engine holds the newest weights the worker sent
+        self.model_built = False  # the run got as far as building (or loading) its model
         self.last_validation: tuple[int, Any] | None = None  # epoch, probabilities
         self._failure: tuple[str, str] | None = None  # answered once the run's thread has finished
         self._retry_with_sample: Callable[[], object] = self._start_on_sample  # offline: the same run on the bundled sample
@@ -187,6 +188,7 @@ class TrainingController(QObject):
         self._save_options()
         self._failure = None
         self.latest_batch = None
+        self.model_built = False  # the run got as far as building (or loading) its model
         self.run_starting.emit()
         collect_between_runs()
         pause_garbage_collector(True)
@@ -285,7 +287,7 @@ class TrainingController(QObject):
         worker = self.worker
         self.trained_epochs = float(len(worker.history.get("loss", [])))
         self.run_started.emit({"architecture": worker.config.architecture, "dataset": worker.config.dataset, "continued": worker.start_from is not None})
-        self.engine_is_newest, self.last_validation = engine is not None, None
+        self.engine_is_newest, self.last_validation, self.model_built = engine is not None, None, True
         if engine is None:
             self.message.emit(f"Training without a live preview: the fast preview has no {unsupported}; the curves still follow, and the model is used when the run ends")
             return
@@ -409,8 +411,18 @@ class TrainingController(QObject):
         self.panel.set_running(False)
         self.running_changed.emit(False)
         failure, self._failure = self._failure, None
+        if failure is not None and not self.model_built:  # it failed before a model was built: nothing changed
+            self._restore_model_in_use(failure[0])
         if failure is not None:
             self._answer_failure(*failure)
+
+    def _restore_model_in_use(self, title: str) -> None:
+        """A run that never started leaves the window as it was: the model in use's curves (not
+        the empty axes of the run), no stale loss figures, and a status line that says so."""
+        _, path, metadata = self.current_model
+        self.curves.show_history(metadata.get("history"))
+        self.panel.show_idle(f"Not trained: {title.lower()}")
+        self.message.emit(f"Training did not start ({title.lower()}); {path.name if path else 'the model in use'} stays in use")
 
     def _answer_failure(self, title: str, message: str) -> None:
         """Say why the run failed; offline, offer the bundled sample and train on it at once."""

@@ -613,3 +613,23 @@ def test_closing_mid_run_asks_and_save_stops_the_run_and_saves_it_before_closing
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=TIMEOUT_MS)
     assert (tmp_path / "so-far.keras").exists() and read_metadata(tmp_path / "so-far.keras")["architecture"] == "dense"
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
+
+
+def test_declining_the_offline_fallback_leaves_the_model_in_use_and_its_curves(window, qtbot, monkeypatch):
+    """MNIST offline, Train new, No: the curves of the model in use were gone, the old loss text
+    stayed, and the status bar still said "Loading mnist…"."""
+    train_once(window, qtbot)
+    points = window.training.curves.buffers["loss"].size
+    trained = window.models.trained
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.No)
+    messages = []
+    window.training.message.connect(messages.append)
+    panel = window.training.panel
+    panel.dataset.setCurrentIndex(panel.dataset.findData("mnist"))
+    window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running() and any("did not start" in m for m in messages), timeout=TIMEOUT_MS)
+    assert window.models.trained is trained and window.models.unsaved
+    assert window.training.curves.buffers["loss"].size > 0 and len(window.models.metadata["history"]["loss"]) == 2
+    assert panel.detail.text() == "" and "Not trained" in panel.status.text()
+    assert "Loading" not in window.statusBar().currentMessage()
+    assert points > 0
