@@ -132,6 +132,10 @@ def _quiet_native_stderr() -> None:
 
 
 def _run_gui(args: argparse.Namespace) -> int:
+    if sys.platform.startswith("linux") and not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        # Qt would abort with no word on the terminal (its messages are silenced without --verbose)
+        print("mnistdesk: error: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): run it in a desktop session or over ssh -X; the commands work without one (mnistdesk --help)", file=sys.stderr)
+        return EXIT_ERROR
     from mnistdesk.gui.app import run
 
     return run(getattr(args, "model", None))

@@ -221,3 +221,13 @@ def test_print_code_writes_the_network_and_settings_as_keras_and_trains_nothing(
     assert "model.fit(x_train, y_train, batch_size=64, epochs=3, validation_split=0.1)" in code
     assert not (tmp_path / "never.keras").exists()
     compile(code, "cnn.py", "exec")
+
+
+def test_the_window_without_a_display_says_so_instead_of_aborting_silently(monkeypatch, capsys):
+    """On a server without a display Qt aborted the process (exit 134) with nothing on the terminal."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("a display is a Linux (X11/Wayland) notion")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == 1
+    assert "no display to open the window on" in capsys.readouterr().err
