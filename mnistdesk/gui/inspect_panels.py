@@ -279,6 +279,8 @@ class HistoryPanel(_Refreshing, QWidget):
         self.legend = _legend_above(self.plot, self.curves)
         self.epoch_marker = epoch_marker(self.plot)
         self.x_range: tuple[float, float] | None = None
+        self.x, self.probabilities = np.zeros(0), np.zeros((0, 10))
+        self.shown_epoch: float | None = None  # the scrubber's epoch (x in epochs); None: live
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.caption)
@@ -288,22 +290,33 @@ class HistoryPanel(_Refreshing, QWidget):
         _name_legend(self.legend, names)
 
     def mark_epoch(self, x: float | None) -> None:
-        """A line at the epoch the scrubber shows (x in epochs); None: live, no line."""
+        """A line at the epoch the scrubber shows (x in epochs); None: live, no line. The header
+        then names the model's answer at that epoch, not the newest one."""
         mark_epoch(self.epoch_marker, x)
+        self.shown_epoch = x
+        self._show_caption()
+
+    def _show_caption(self) -> None:
+        x, probabilities = self.x, self.probabilities
+        if not len(x):
+            self.caption.setText("Train a model to watch it change its mind about your drawing")
+            return
+        at = len(x) - 1 if self.shown_epoch is None else max(int(np.searchsorted(x, self.shown_epoch + 1e-9)) - 1, 0)
+        when = "now" if self.shown_epoch is None else f"at epoch {self.shown_epoch:g},"
+        winner = int(np.argmax(probabilities[at]))
+        self.caption.setText(f"{len(x)} snapshots, epoch {x[0]:.2f} to {x[-1]:.2f}: {when} {self.legend.items[winner][1].text} at {probabilities[at, winner]:.0%}")
 
     def show_history(self, x: np.ndarray, probabilities: np.ndarray) -> None:
         for index, curve in enumerate(self.curves):
             curve.setData(x, probabilities[:, index] if len(x) else [])
+        self.x, self.probabilities = np.asarray(x, float), np.asarray(probabilities)
+        self._show_caption()
         if len(x):
-            winner = int(np.argmax(probabilities[-1]))
-            self.caption.setText(f"{len(x)} snapshots, epoch {x[0]:.2f} to {x[-1]:.2f}: now {self.legend.items[winner][1].text} at {probabilities[-1, winner]:.0%}")
             # Whole epochs: the axis (and its cached picture) changes once an epoch, not at every snapshot.
             x_range = (float(np.floor(x[0])), float(max(np.ceil(x[-1]), np.floor(x[0]) + 1)))
             if x_range != self.x_range:
                 self.x_range = x_range
                 self.plot.setXRange(*x_range, padding=0.02)
-        else:
-            self.caption.setText("Train a model to watch it change its mind about your drawing")
 
 
 def _legend_above(plot: pg.PlotWidget, curves: Sequence[pg.PlotDataItem]) -> pg.LegendItem:

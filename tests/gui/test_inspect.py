@@ -316,3 +316,20 @@ def test_history_and_sweep_legends_sit_above_their_curves(window, qtbot):
         view = panel.plot.getPlotItem().getViewBox().sceneBoundingRect()
         assert panel.legend.sceneBoundingRect().height() > 0
         assert not panel.legend.sceneBoundingRect().intersects(view)  # a legend never hides a curve
+
+
+def test_the_history_header_names_the_answer_at_the_epoch_on_show(qtbot):
+    """Scrubbed back to epoch 1, the header still said "now 7 at 100%"."""
+    from mnistdesk.gui.inspect_panels import HistoryPanel
+
+    panel = HistoryPanel()
+    qtbot.addWidget(panel)
+    x = np.array([0.5, 1.0, 1.5, 2.0])
+    probabilities = np.full((4, 10), 0.01)
+    probabilities[:2, 3], probabilities[2:, 7] = 0.91, 0.91
+    panel.show_history(x, probabilities)
+    assert panel.caption.text().endswith("now 7 at 91%")
+    panel.mark_epoch(1)
+    assert panel.caption.text().endswith("at epoch 1, 3 at 91%")
+    panel.mark_epoch(None)
+    assert panel.caption.text().endswith("now 7 at 91%")
