@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +29,12 @@ class ImageFileError(Exception):
     """An image file is missing, empty or unreadable; the message names the file and the problem."""
 
 
-def load_ink(path: str | os.PathLike) -> np.ndarray:
-    """Return a float32 ink image in [0, 1] (background 0) read from ``path``."""
+@contextmanager
+def opened_image(path: str | os.PathLike, draft: bool = False) -> Iterator[Image.Image]:
+    """The one guarded way into an image file, for every reader (an opened image, *Add folder*,
+    the handwriting folder, the CLI): the declared size is checked before anything is decoded,
+    and every failure — Pillow's decompression-bomb error included — becomes one
+    :class:`ImageFileError` naming the file. ``draft``: let a JPEG decode at a smaller scale."""
     path = Path(path)
     problem = file_problem(path)
     if problem is not None:
@@ -40,15 +46,22 @@ def load_ink(path: str | os.PathLike) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's warnings about a file are not the user's business
             with Image.open(path) as image:
-                image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at up to 1/8 scale
+                if draft:
+                    image.draft("L", (MAX_SIDE, MAX_SIDE))  # a JPEG decodes at up to 1/8 scale
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise ImageFileError(f"{too_big} ({image.width}×{image.height})")
-                image.load()
-                gray = _to_gray(ImageOps.exif_transpose(image))  # phone photos store "rotate me" in EXIF
+                yield image
     except Image.DecompressionBombError:
         raise ImageFileError(too_big) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as error:
         raise ImageFileError(f"{path}: not an image that can be read ({error})") from None
+
+
+def load_ink(path: str | os.PathLike) -> np.ndarray:
+    """Return a float32 ink image in [0, 1] (background 0) read from ``path``."""
+    with opened_image(path, draft=True) as image:
+        image.load()
+        gray = _to_gray(ImageOps.exif_transpose(image))  # phone photos store "rotate me" in EXIF
     return ink_from_gray(gray)
 
 

@@ -168,3 +168,34 @@ def test_cli_finetune_answers_a_bad_folder_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "folder named after it" in err and "Traceback" not in err
     assert not (tmp_path / "x.keras").exists()
+
+
+def huge_png(path) -> None:
+    """A 20000×20000 PNG of one colour: a few hundred KB that decode to 400 megapixels."""
+    import struct
+    import zlib
+
+    width = height = 20_000
+    row = b"\x00" + b"\x00" * width
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def test_a_decompression_bomb_among_the_stored_inputs_is_named_and_left_out(tmp_path, sample):
+    """A 20000×20000 PNG in the folder's stored 28×28 inputs stopped every start (and finetune)
+    with a traceback: Pillow's DecompressionBombError is neither OSError nor ValueError."""
+    store = PersonalDrawings(tmp_path / "handwriting")
+    for index in range(3):
+        store.add(int(sample.y_test[index]), sample.x_test[index], sample.x_test[index])
+    bomb = tmp_path / "handwriting" / "inputs" / "4" / "bomb.png"
+    bomb.parent.mkdir(parents=True, exist_ok=True)
+    huge_png(bomb)
+    entries, arrays = store.read()
+    assert len(entries) == 3 and len(arrays.labels) == 3
+    assert any("bomb.png" in problem and "megapixels" in problem for problem in arrays.problems), arrays.problems
+    assert len(read_labelled_folder(tmp_path / "handwriting").labels) == 3
