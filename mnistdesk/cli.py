@@ -18,7 +18,7 @@ from typing import Any
 from mnistdesk import __version__
 from mnistdesk.base import paths
 from mnistdesk.base.files import replacing
-from mnistdesk.base.untrusted import file_problem
+from mnistdesk.base.untrusted import file_problem, terminal_text
 from mnistdesk.data.datasets import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
 from mnistdesk.ink.imagefile import ImageFileError
 from mnistdesk.ink.preprocess import MODES
@@ -97,19 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except DatasetOffline as error:
-        print(f"mnistdesk: error: {error} (--dataset sample)", file=sys.stderr)
+        _say(f"mnistdesk: error: {error} (--dataset sample)", file=sys.stderr)
         return EXIT_ERROR
     except (DatasetError, ModelFileError, ImageFileError) as error:
-        print(f"mnistdesk: error: {error}", file=sys.stderr)
+        _say(f"mnistdesk: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("mnistdesk: interrupted", file=sys.stderr)
+        _say("mnistdesk: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
         sys.stderr.close()
         return 0
     except OSError as error:  # e.g. the disk filled up while writing the history
-        print(f"mnistdesk: error: {error}", file=sys.stderr)
+        _say(f"mnistdesk: error: {error}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -134,7 +134,7 @@ def _quiet_native_stderr() -> None:
 def _run_gui(args: argparse.Namespace) -> int:
     if sys.platform.startswith("linux") and not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         # Qt would abort with no word on the terminal (its messages are silenced without --verbose)
-        print("mnistdesk: error: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): run it in a desktop session or over ssh -X; the commands work without one (mnistdesk --help)", file=sys.stderr)
+        _say("mnistdesk: error: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): run it in a desktop session or over ssh -X; the commands work without one (mnistdesk --help)", file=sys.stderr)
         return EXIT_ERROR
     from mnistdesk.gui.app import run
 
@@ -164,7 +164,7 @@ def _run_train(args: argparse.Namespace) -> int:
     learning_rate = args.lr or (trained_with.get("learning_rate") if optimizer and not args.optimizer and _is_rate(trained_with.get("learning_rate")) else None)
     config = TrainConfig(architecture, str(dataset_name), args.epochs, args.batch_size, optimizer, learning_rate, args.augment, args.seed, args.validation_split, args.lr_schedule, network)
     what = f"{args.continue_from} further ({config.resolved_optimizer()}, learning rate {config.resolved_learning_rate():g})" if args.continue_from else architecture
-    print(f"training {what} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
+    _say(f"training {what} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
     from mnistdesk.net.live import TrainingControl
     from mnistdesk.net.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
 
@@ -178,17 +178,17 @@ def _run_train(args: argparse.Namespace) -> int:
     model, metadata = train(config, dataset, None, callbacks, model=model, history=previous.get("history") if isinstance(previous.get("history"), dict) else None)
     if guard.nan_message is not None:
         unchanged = f"{out} is unchanged" if out.exists() else f"{out} was not written"
-        print(f"mnistdesk: error: training stopped: {guard.nan_message} Nothing was saved ({unchanged}); try a lower learning rate (--lr).", file=sys.stderr)
+        _say(f"mnistdesk: error: training stopped: {guard.nan_message} Nothing was saved ({unchanged}); try a lower learning rate (--lr).", file=sys.stderr)
         return EXIT_ERROR
     saved = _save_with_fallback(model, out, metadata)
     history_path = saved.with_suffix(".history.json")
     with replacing(history_path) as tmp:
         tmp.write_text(json.dumps(metadata["history"], indent=1))
     if "validation_accuracy" in metadata:
-        print(f"validation accuracy {metadata['validation_accuracy']:.4f} on {metadata['validation_n']} digits held out of training", file=sys.stderr)
-    print(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {saved} and {history_path}", file=sys.stderr)
+        _say(f"validation accuracy {metadata['validation_accuracy']:.4f} on {metadata['validation_n']} digits held out of training", file=sys.stderr)
+    _say(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {saved} and {history_path}", file=sys.stderr)
     if args.log_dir is not None:
-        print(f"TensorBoard logs in {args.log_dir}: tensorboard --logdir {args.log_dir}", file=sys.stderr)
+        _say(f"TensorBoard logs in {args.log_dir}: tensorboard --logdir {args.log_dir}", file=sys.stderr)
     return 0 if saved == out else EXIT_ERROR
 
 
@@ -293,7 +293,7 @@ def _save_with_fallback(model: Any, out: Path, metadata: dict) -> Path:
             saved = save_model(model, folder / name, metadata)
         except (OSError, ModelFileError):
             continue
-        print(f"mnistdesk: error: could not write {out} ({failure}); the model is saved as {saved} instead", file=sys.stderr)
+        _say(f"mnistdesk: error: could not write {out} ({failure}); the model is saved as {saved} instead", file=sys.stderr)
         return saved
     raise ModelFileError(f"{out}: could not write the model ({failure}), nor a copy in the home or temporary folder")
 
@@ -309,7 +309,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     check_model_target(args.out)
     drawings = read_labelled_folder(args.drawings)
     for problem in drawings.problems:
-        print(f"mnistdesk: skipped: {problem}", file=sys.stderr)
+        _say(f"mnistdesk: skipped: {problem}", file=sys.stderr)
     metadata, notes = read_metadata_checked(args.model)
     _print_notes(args.model, notes)
     dataset = load_dataset(args.dataset or dataset_of_model(metadata.get("dataset")))
@@ -318,11 +318,11 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     config = FineTuneConfig(epochs=args.epochs, learning_rate=args.lr, seed=args.seed)
-    print(f"fine-tuning {args.model} on {len(drawings.labels)} drawings from {args.drawings} mixed with {dataset.name}", file=sys.stderr)
+    _say(f"fine-tuning {args.model} on {len(drawings.labels)} drawings from {args.drawings} mixed with {dataset.name}", file=sys.stderr)
     try:
         result = fine_tune(model, dataset, drawings, config)
     except FineTuneError as error:
-        print(f"mnistdesk: error: {args.drawings}: {error}", file=sys.stderr)
+        _say(f"mnistdesk: error: {args.drawings}: {error}", file=sys.stderr)
         return EXIT_ERROR
     before, after = result["before"], result["after"]
     test = after["test"]
@@ -341,7 +341,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, allow_nan=False))
     else:
-        print(f"{fine_tuning_summary(result['fine_tune'], test.accuracy)}; wrote {saved}")
+        _say(f"{fine_tuning_summary(result['fine_tune'], test.accuracy)}; wrote {saved}")
     return 0 if saved == args.out else EXIT_ERROR
 
 
@@ -360,10 +360,10 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"model": str(args.model), "dataset": dataset.name, **score.as_dict()}, allow_nan=False))
         return 0
-    print(f"{args.model} on {dataset.name} test ({score.n} images): accuracy {score.accuracy:.4f}, loss {score.loss:.4f}")
-    print("class  accuracy  " + " ".join(f"{name[:5]:>5}" for name in dataset.class_names))
+    _say(f"{args.model} on {dataset.name} test ({score.n} images): accuracy {score.accuracy:.4f}, loss {score.loss:.4f}")
+    _say("class  accuracy  " + " ".join(f"{name[:5]:>5}" for name in dataset.class_names))
     for name, accuracy, row in zip(dataset.class_names, score.per_class_accuracy, score.confusion):
-        print(f"{name[:5]:>5}  {accuracy:8.4f}  " + " ".join(f"{count:5d}" for count in row))
+        _say(f"{name[:5]:>5}  {accuracy:8.4f}  " + " ".join(f"{count:5d}" for count in row))
     return 0
 
 
@@ -386,7 +386,7 @@ def _run_classify(args: argparse.Namespace) -> int:
             if not np.isfinite(probabilities).all():
                 raise ImageFileError(f"{path}: the model gives non-finite outputs for this image")
         except ImageFileError as error:
-            print(f"mnistdesk: {error}", file=sys.stderr)
+            _say(f"mnistdesk: {error}", file=sys.stderr)
             status = EXIT_ERROR
             continue
         digit = int(np.argmax(probabilities))
@@ -394,7 +394,7 @@ def _run_classify(args: argparse.Namespace) -> int:
             record = {"path": str(path), "digit": digit, "probabilities": [round(float(p), 6) for p in probabilities]}
             print(json.dumps(record, allow_nan=False), flush=True)
         else:
-            print(f"{path}: {digit} ({probabilities[digit]:.1%})", flush=True)
+            _say(f"{path}: {digit} ({probabilities[digit]:.1%})", flush=True)
     return status
 
 
@@ -431,8 +431,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _say(text: str, file: Any = None, **options: Any) -> None:
+    """``print``, with every file-provided string in ``text`` made harmless to the terminal."""
+    print(terminal_text(text), file=file if file is not None else sys.stdout, **options)
+
+
 def _print_notes(path: Path, notes: Sequence[str | None]) -> None:
     """One stderr line per thing the user should know about a model file (ignored metadata,
     softmax applied to its outputs)."""
     for note in filter(None, notes):
-        print(f"mnistdesk: note: {path}: {note}", file=sys.stderr)
+        _say(f"mnistdesk: note: {path}: {note}", file=sys.stderr)

@@ -70,6 +70,13 @@ def file_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
+def terminal_text(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC and its colour, title and
+    cursor sequences, CR, LF, BEL…) shown as escapes like ``\\x1b``, never acted on. A file name
+    may hold any of them."""
+    return "".join(character if character.isprintable() else character.encode("unicode_escape").decode("ascii") for character in text)
+
+
 def format_bytes(count: float) -> str:
     """``1.5 GiB``, ``300 MiB``, ``12 KiB``: sizes in messages."""
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):

@@ -231,3 +231,22 @@ def test_the_window_without_a_display_says_so_instead_of_aborting_silently(monke
         monkeypatch.delenv(name, raising=False)
     assert main([]) == 1
     assert "no display to open the window on" in capsys.readouterr().err
+
+
+def test_file_names_reach_the_terminal_as_text_not_as_commands(tmp_path, tiny, tiny_npz, capsys):
+    """An OSC sequence in a file name retitled the terminal; CR and LF faked output lines."""
+    hostile = tmp_path / "seven\x1b]0;pwned\x07\rfake line\n.png"
+    Image.fromarray(tiny.x_test[0]).save(hostile, format="PNG")
+    assert main(["classify", str(hostile)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and out.count("\n") == 1 and "\\x1b]0;pwned\\x07\\rfake line\\n.png" in out
+    assert main(["classify", "--json", str(hostile)]) == 0
+    assert json.loads(capsys.readouterr().out)["path"] == str(hostile), "--json stays valid JSON with the name intact"
+    folder = tmp_path / "drawings"
+    for index in range(6):
+        (folder / str(int(tiny.y_test[index]))).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tiny.x_test[index]).save(folder / str(int(tiny.y_test[index])) / f"{index}.png")
+    (folder / "3" / "broken\x1b[2J\r.png").write_bytes(b"not a png")
+    main(["finetune", "--drawings", str(folder), "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(tmp_path / "t.keras")])
+    err = capsys.readouterr().err
+    assert "skipped" in err and "\x1b" not in err and "\r" not in err and "broken\\x1b[2J\\r.png" in err
