@@ -485,8 +485,9 @@ class TrainingController(QObject):
     def _restore_options(self) -> None:
         """Each saved option that is missing or invalid (a hand-edited file) keeps the panel's default."""
         panel, value = self.panel, self.settings.value
-        index = panel.architecture.findData(choice_setting(value("train/architecture"), "lean", ARCHITECTURES))
-        panel.architecture.setCurrentIndex(max(index, 0))
+        saved = value("train/architecture")
+        if not (isinstance(saved, str) and panel.choose_network(saved)):  # a custom one, once the network controller has offered it
+            panel.architecture.setCurrentIndex(max(panel.architecture.findData(choice_setting(saved, "lean", ARCHITECTURES)), 0))
         index = panel.dataset.findData(text_setting(value("train/dataset"), "sample"))
         panel.dataset.setCurrentIndex(max(index, 0))
         boxes = ((panel.epochs, "train/epochs"), (panel.batch_size, "train/batch_size"), (panel.validation, "train/validation_percent"))

@@ -123,8 +123,12 @@ def test_custom_networks_are_remembered_by_name(make_window, qtbot):
     window.training.panel.add_custom_network({**PRESETS["textbook 784-50-100-10"], "name": "sigmoid one"})
     window.networks._save()
     window.training._save_options()
+    window.settings.sync()  # as closing the window does: another QSettings reads the file
     again = make_window()
-    assert again.training.panel.network_name() == "sigmoid one" and again.training.panel.chosen_network()["input"] == "flat"
+    panel = again.training.panel
+    assert panel.network_name() == "lean", "at start the box shows the network of the model in use (the shipped lean)"
+    assert panel.architecture.findData("custom:sigmoid one") >= 0, "the network is remembered in the box"
+    assert panel.choose_network("sigmoid one") and panel.chosen_network()["input"] == "flat"
 
 
 def test_show_as_keras_code_gives_the_chosen_network_with_the_panels_settings(make_window, qtbot, monkeypatch):
