@@ -219,7 +219,7 @@ def _layer_rows(layer: dict[str, Any], shape: tuple[int, ...]) -> list[tuple[str
     if kind in ("conv", "pool", "residual", "global_pool") and len(shape) != 3:
         return [(kind, shape, 0, 0, f"a {LAYER_TYPES[kind][0].lower()} needs 28×28 maps, but its input is {_shape(shape)}: put it before Flatten, or choose the 28×28 image input")]
     if kind == "conv":
-        return _conv_rows(shape, layer["filters"], layer["kernel"], layer["stride"], layer["padding"], layer["batch_norm"], layer["activation"])
+        return _conv_rows(shape, layer["filters"], layer["kernel"], layer["stride"], layer["padding"], layer["batch_norm"])
     if kind == "pool":
         size = layer["size"]
         if size > min(shape[:2]):
@@ -242,7 +242,7 @@ def _layer_rows(layer: dict[str, Any], shape: tuple[int, ...]) -> list[tuple[str
     return [("dropout", shape, 0, 0, None)]
 
 
-def _conv_rows(shape, filters, kernel, stride, padding, batch_norm, activation) -> list:
+def _conv_rows(shape: tuple[int, ...], filters: int, kernel: int, stride: int, padding: str, batch_norm: bool) -> list:
     height, width, channels = shape
     if padding == "valid" and kernel > min(height, width):
         return [("conv2d", shape, 0, 0, f"a {kernel}×{kernel} kernel on a {height}×{width} map: use a smaller kernel, same padding, or fewer layers before it")]
@@ -257,7 +257,7 @@ def _conv_rows(shape, filters, kernel, stride, padding, batch_norm, activation) 
     return rows
 
 
-def _residual_rows(shape, filters, kernel) -> list:
+def _residual_rows(shape: tuple[int, ...], filters: int, kernel: int) -> list:
     height, width, channels = shape
     size = (height, width, filters)
     first = kernel * kernel * channels * filters
