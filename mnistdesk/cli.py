@@ -25,6 +25,8 @@ from mnistdesk.ink.preprocess import MODES
 from mnistdesk.net.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, fine_tuning_summary, read_metadata_checked, save_model
 
 EXIT_ERROR = 1
+#: More epochs than anyone waits for: a typo (1e22) must not start a run with an ETA of ages.
+MAX_EPOCHS = 10_000
 EXIT_INTERRUPTED = 130
 
 
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--print-code", action="store_true", help="print the network and these settings as a runnable Keras script, and train nothing")
     train.add_argument("--continue", dest="continue_from", type=Path, metavar="MODEL", help="train this model file (.keras or .h5, yours or from a Keras lesson) further instead of a fresh network; its curves carry on (default --out: MODEL-continued.keras)")
     train.add_argument("--dataset", help=f"{dataset_help} (default: sample; with --continue, the model's own)")
-    train.add_argument("--epochs", type=_positive_int, default=5, help="default: 5")
+    train.add_argument("--epochs", type=_epochs, default=5, help=f"default: 5 (at most {MAX_EPOCHS:,})")
     train.add_argument("--batch-size", type=_positive_int, default=128, help="default: 128")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam (rmsprop for dense; with --continue, the one the model was trained or compiled with)")
     train.add_argument("--lr", type=_positive_float, help="learning rate (default: 0.001; 0.01 for sgd)")
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--model", type=Path, default=paths.SHIPPED_MODEL_PATH, help="the model to fine-tune (default: the shipped model)")
     finetune.add_argument("--drawings", type=Path, required=True, help="a folder of labelled drawings: 0/, 1/, … 9/ holding images of any size")
     finetune.add_argument("--dataset", help=f"the data mixed in so the model keeps what it knows: {dataset_help} (default: the model's own, else sample)")
-    finetune.add_argument("--epochs", type=_positive_int, default=FineTuneConfig.epochs, help=f"default: {FineTuneConfig.epochs}")
+    finetune.add_argument("--epochs", type=_epochs, default=FineTuneConfig.epochs, help=f"default: {FineTuneConfig.epochs} (at most {MAX_EPOCHS:,})")
     finetune.add_argument("--lr", type=_positive_float, default=FineTuneConfig.learning_rate, help=f"learning rate (default: {FineTuneConfig.learning_rate:g})")
     finetune.add_argument("--seed", type=_seed, default=FineTuneConfig.seed, help=f"random seed: which drawings are held out, the mix and the augmentation (default: {FineTuneConfig.seed})")
     finetune.add_argument("--out", type=Path, required=True, help="where to write the fine-tuned model")
@@ -158,7 +160,12 @@ def _run_train(args: argparse.Namespace) -> int:
     out = args.out or Path(default_out)
     check_model_target(out)  # before the data and the training, not after an hour of it
     dataset = load_dataset(dataset_name, progress=_print_download_progress if sys.stderr.isatty() else None)
-    held_out = round(args.validation_split * len(dataset.x_train))
+    from mnistdesk.net.training import split_validation
+
+    train_indices, validation_indices = split_validation(dataset.y_train, args.validation_split)  # the run's own split, so the counts agree
+    held_out = len(validation_indices)
+    if not len(train_indices):
+        raise DatasetError(f"{dataset.name}: --validation-split {args.validation_split:g} holds out every training digit, leaving none to train on; use a smaller one (default {DEFAULT_VALIDATION_FRACTION:g})")
     trained_with = previous.get("train_config") or (_compiled(architecture_file) if architecture_file else {})
     optimizer = args.optimizer or (trained_with.get("optimizer") if trained_with.get("optimizer") in OPTIMIZERS else None)
     learning_rate = args.lr or (trained_with.get("learning_rate") if optimizer and not args.optimizer and _is_rate(trained_with.get("learning_rate")) else None)
@@ -407,6 +414,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _epochs(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_EPOCHS:,}, got {text}")
     return value
 
 

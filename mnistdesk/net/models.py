@@ -123,7 +123,7 @@ def fine_tuning_summary(tuning: dict, test_accuracy: float) -> str:
         mine = f"your handwriting {tuning['before_accuracy']:.0%} → {tuning['after_accuracy']:.0%} ({held_out} held-out drawings)"
     elif held_out:
         before, after = round(tuning["before_accuracy"] * held_out), round(tuning["after_accuracy"] * held_out)
-        mine = f"your handwriting: {before} → {after} of {held_out} held-out drawings read right (too few for a score: {FINE_TUNE_MIN_MEASURED / FINE_TUNE_HOLD_OUT:.0f} or more drawings give one)"
+        mine = f"your handwriting: {before} → {after} of {held_out} held-out drawing{'s' if held_out != 1 else ''} read right (too few for a score: {FINE_TUNE_MIN_MEASURED / FINE_TUNE_HOLD_OUT:.0f} or more drawings give one)"
     else:
         mine = "your handwriting: too few drawings to hold any out (add more for a before/after score)"
     return f"{mine} · {tuning['dataset']} test {tuning['test_accuracy_before']:.1%} → {test_accuracy:.1%}"

@@ -250,3 +250,18 @@ def test_file_names_reach_the_terminal_as_text_not_as_commands(tmp_path, tiny, t
     main(["finetune", "--drawings", str(folder), "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(tmp_path / "t.keras")])
     err = capsys.readouterr().err
     assert "skipped" in err and "\x1b" not in err and "\r" not in err and "broken\\x1b[2J\\r.png" in err
+
+
+def test_argument_edges_get_one_line_not_a_traceback_and_counts_agree(tmp_path, tiny_npz, capsys):
+    """--validation-split 0.9999 ended in a traceback (PyDataset has length 0); --epochs 10**22 was
+    accepted with an ETA of ages; the start said "25 validation" and the end "on 26 digits"."""
+    assert main(["train", "--dataset", str(tiny_npz), "--validation-split", "0.9999", "--out", str(tmp_path / "a.keras")]) == 1
+    err = capsys.readouterr().err
+    assert "holds out every training digit" in err and "Traceback" not in err and err.count("\n") == 1
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "--epochs", str(10**22), "--out", str(tmp_path / "b.keras")])
+    assert refused.value.code == 2 and "at most 10,000" in capsys.readouterr().err
+    out = tmp_path / "c.keras"
+    assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--validation-split", "0.3", "--out", str(out)]) == 0
+    start = capsys.readouterr().err.splitlines()[0]
+    assert f"/ {read_metadata(out)['validation_n']} validation /" in start, start

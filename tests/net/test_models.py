@@ -112,3 +112,10 @@ def test_fine_tuning_on_a_few_held_out_drawings_gives_counts_not_a_precise_looki
     assert "2 → 3 of 3 held-out drawings" in few and "too few for a score" in few and "100%" not in few
     enough = fine_tuning_summary({"held_out": 12, "before_accuracy": 10 / 12, "after_accuracy": 1.0, "dataset": "sample", "test_accuracy_before": 0.97}, 0.975)
     assert enough.startswith("your handwriting 83% → 100% (12 held-out drawings)")
+
+
+def test_one_held_out_drawing_is_one_drawing():
+    from mnistdesk.net.models import fine_tuning_summary
+
+    text = fine_tuning_summary({"held_out": 1, "before_accuracy": 0.0, "after_accuracy": 1.0, "dataset": "sample", "test_accuracy_before": 0.97}, 0.975)
+    assert "0 → 1 of 1 held-out drawing read right" in text
