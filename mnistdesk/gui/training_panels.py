@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
@@ -36,6 +37,21 @@ DATASET_TIP = (
     "Pen drawings: real handwriting by 30 people, drawn as on this canvas; tested on 8 writers never trained on.\n"
     "MNIST and Fashion-MNIST are downloaded once and cached in ~/.keras/datasets"
 )
+
+
+class DefaultableSpinBox(QDoubleSpinBox):
+    """A number box whose minimum means "Default (…)": clearing the text, or typing "default",
+    goes back to it (stepping down with the adaptive steps never reached 0, so only typing 0 did)."""
+
+    def validate(self, text: str, position: int) -> object:
+        if not text.strip() or "default".startswith(text.strip().lower()) or text == self.specialValueText():
+            return QValidator.State.Acceptable, text, position
+        return super().validate(text, position)
+
+    def valueFromText(self, text: str) -> float:
+        if not text.strip() or "default".startswith(text.strip().lower()) or text == self.specialValueText():
+            return self.minimum()
+        return super().valueFromText(text)
 
 
 class TrainPanel(QWidget):
@@ -88,11 +104,11 @@ class TrainPanel(QWidget):
         for name in OPTIMIZERS:
             self.optimizer.addItem(name, name)
         self.optimizer.setToolTip("Default: the network's usual optimizer (rmsprop for dense, adam otherwise)")
-        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate = DefaultableSpinBox()
         self.learning_rate.setDecimals(5)
         self.learning_rate.setRange(0.0, 1.0)  # 0 shows as "Default (…)"
         self.learning_rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-        self.learning_rate.setToolTip("Learning rate; change it while training and it applies from the next batch")
+        self.learning_rate.setToolTip("Learning rate; change it while training and it applies from the next batch.\nClear the box (or type default) to go back to the default")
         self.validation = QSpinBox()
         self.validation.setRange(0, 50)
         self.validation.setValue(round(DEFAULT_VALIDATION_FRACTION * 100))

@@ -175,3 +175,22 @@ def test_the_network_box_shows_the_network_of_the_model_opened(make_window, qtbo
     save_model(build_model("dense"), tmp_path / "dense.keras", {"architecture": "dense", "dataset": "sample"})
     assert window.models.open(tmp_path / "dense.keras", wait_ms=10_000)
     assert panel.network_name() == "dense" and panel.architecture.currentText() == "dense"
+
+
+def test_the_learning_rate_goes_back_to_default_by_clearing_it(make_window, qtbot):
+    """Only typing 0 brought back "Default (…)": the adaptive steps never reach it."""
+    from PySide6.QtCore import Qt
+
+    panel = make_window().training.panel
+    box = panel.learning_rate
+    box.setValue(0.01)
+    assert panel.chosen_learning_rate() == 0.01
+    box.lineEdit().selectAll()
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Delete)
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert panel.chosen_learning_rate() is None and box.text().startswith("Default")
+    box.setValue(0.02)
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "default")
+    qtbot.keyClick(box.lineEdit(), Qt.Key.Key_Return)
+    assert panel.chosen_learning_rate() is None
