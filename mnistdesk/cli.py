@@ -22,7 +22,7 @@ from mnistdesk.base.untrusted import file_problem, terminal_text
 from mnistdesk.data.datasets import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
 from mnistdesk.ink.imagefile import ImageFileError
 from mnistdesk.ink.preprocess import MODES
-from mnistdesk.net.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, fine_tuning_summary, read_metadata_checked, save_model
+from mnistdesk.net.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, compiled_settings, fine_tuning_summary, read_metadata_checked, save_model
 
 EXIT_ERROR = 1
 #: More epochs than anyone waits for: a typo (1e22) must not start a run with an ETA of ages.
@@ -166,7 +166,7 @@ def _run_train(args: argparse.Namespace) -> int:
     held_out = len(validation_indices)
     if not len(train_indices):
         raise DatasetError(f"{dataset.name}: --validation-split {args.validation_split:g} holds out every training digit, leaving none to train on; use a smaller one (default {DEFAULT_VALIDATION_FRACTION:g})")
-    trained_with = previous.get("train_config") or (_compiled(architecture_file) if architecture_file else {})
+    trained_with = previous.get("train_config") or (compiled_settings(architecture_file) if architecture_file else {})
     optimizer = args.optimizer or (trained_with.get("optimizer") if trained_with.get("optimizer") in OPTIMIZERS else None)
     learning_rate = args.lr or (trained_with.get("learning_rate") if optimizer and not args.optimizer and _is_rate(trained_with.get("learning_rate")) else None)
     config = TrainConfig(architecture, str(dataset_name), args.epochs, args.batch_size, optimizer, learning_rate, args.augment, args.seed, args.validation_split, args.lr_schedule, network)
@@ -253,15 +253,9 @@ def _fresh_from_file(path: Path, config: TrainConfig) -> Any:
     return model
 
 
-def _compiled(path: Path) -> dict[str, Any]:
-    from mnistdesk.net.models import compiled_settings
-
-    return compiled_settings(path)
-
-
 def _continued_metadata(path: Path) -> dict[str, Any]:
     """A model file's metadata (checked), and for a model from elsewhere how its file says it was compiled."""
-    from mnistdesk.net.models import check_model_file, compiled_settings
+    from mnistdesk.net.models import check_model_file
 
     check_model_file(path)
     metadata, notes = read_metadata_checked(path)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mnistdesk.base.untrusted import MAX_CONFIG_BYTES, read_member
-from mnistdesk.net.layers import ELEMENTWISE_LAYERS, MERGE_LAYERS, WEIGHTED_LAYERS, Op, Softmax, UnsupportedModel, layer_ops
+from mnistdesk.net.layers import ELEMENTWISE_LAYERS, MERGE_LAYERS, WEIGHTED_LAYERS, Op, Softmax, UnsupportedModel, layer_ops, softmax
 from mnistdesk.net.models import CONFIG_MEMBER, WEIGHTS_MEMBER, ModelFileError, check_model_file, input_problem, is_legacy_h5, legacy_config, legacy_layer_weights, output_problem
 
 #: The inputs the app can feed: its 28×28 digit as it is, with a channel, or flattened.
@@ -287,10 +287,6 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
             return KerasPredictor(model, reason)
         except ModelFileError as error:
             raise ModelFileError(f"{path}: {error}") from None
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    return Softmax().forward(x)
 
 
 def _layer_inputs(layer: dict[str, Any]) -> tuple[str, ...]:

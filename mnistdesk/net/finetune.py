@@ -20,7 +20,7 @@ import numpy as np
 
 from mnistdesk.data.datasets import Dataset
 from mnistdesk.data.personal import LabelledImages
-from mnistdesk.net.engine import predictor_for
+from mnistdesk.net.engine import Predictor, predictor_for
 from mnistdesk.net.evaluation import Evaluation, evaluate
 from mnistdesk.net.models import DEFAULT_VALIDATION_FRACTION, FINE_TUNE_MIN_DRAWINGS, FineTuneConfig, compile_model
 from mnistdesk.net.training import IMAGE_SHAPE, Batches, continued_history, input_shape, split_validation, validation_pass
@@ -97,16 +97,17 @@ def fine_tune(
     if len(drawings.labels) < FINE_TUNE_MIN_DRAWINGS:
         raise FineTuneError(f"fine-tuning needs at least {FINE_TUNE_MIN_DRAWINGS} labelled drawings, got {len(drawings.labels)}")
     split = hold_out(drawings, config.hold_out_fraction, config.seed)
-    before = _scores(model, dataset, split)
+    predictor = predictor_for(model)
+    before = _scores(predictor, dataset, split)
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
-    compile_model(model, "adam", config.learning_rate, from_logits=predictor_for(model).logits)  # a fresh optimizer: the saved state is for the old data
+    compile_model(model, "adam", config.learning_rate, from_logits=predictor.logits)  # a fresh optimizer: the saved state is for the old data
     shape = input_shape(model)
     validation = validation_pass(dataset, DEFAULT_VALIDATION_FRACTION, on_validation, shape)
     callbacks = ([validation] if validation is not None else []) + list(callbacks)
     history = model.fit(mixed_batches(dataset, split, config, shape), initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
-    after = _scores(model, dataset, split)
+    after = _scores(predictor_for(model), dataset, split)
     return {
         "before": before,
         "after": after,
@@ -134,9 +135,8 @@ def fine_tuned_metadata(previous: dict[str, Any], dataset: Dataset, result: dict
     return {**kept, "dataset": dataset.name, "history": history, "test_accuracy": test.accuracy, "test_loss": test.loss, "test_n": test.n, "fine_tune": result["fine_tune"]}
 
 
-def _scores(model: Any, dataset: Dataset, split: PersonalSplit) -> dict[str, Any]:
+def _scores(predictor: Predictor, dataset: Dataset, split: PersonalSplit) -> dict[str, Any]:
     """The held-out drawings' accuracy (None when none are held out) and the test split's score."""
-    predictor = predictor_for(model)
     held_out = evaluate(predictor, split.held_out_images, split.held_out_labels).accuracy if len(split.held_out_labels) else None
     test: Evaluation = evaluate(predictor, dataset.x_test, dataset.y_test)
     return {"held_out_accuracy": held_out, "test": test}

@@ -337,9 +337,10 @@ def build(description: dict[str, Any]) -> Any:
         raise ValueError("; ".join(found))
     inputs = keras.Input(INPUTS[description["input"]])
     x = inputs
+    residual_block = _residual_block(keras.layers)
     for layer in description["layers"]:
         if layer["type"] == "residual":
-            x = _residual_block(keras.layers, x, layer["filters"], layer["kernel"])
+            x = residual_block(x, layer["filters"], layer["kernel"])
             continue
         for class_name, arguments in layer_calls(layer):
             x = getattr(keras.layers, class_name)(**arguments)(x)
@@ -347,20 +348,6 @@ def build(description: dict[str, Any]) -> Any:
     model = keras.Model(inputs, outputs, name=_model_name(description["name"]))
     compile_model(model, description["optimizer"], description["learning_rate"])
     return model
-
-
-def _residual_block(layers: Any, x: Any, filters: int, kernel: int) -> Any:
-    """Two convolutions with batch normalisation, added back to the block's input (projected by
-    a 1×1 convolution when its width differs): the block of a residual network."""
-    shortcut = x
-    y = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
-    y = layers.BatchNormalization()(y)
-    y = layers.Activation("relu")(y)
-    y = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(y)
-    y = layers.BatchNormalization()(y)
-    if shortcut.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1)(shortcut)
-    return layers.Activation("relu")(layers.Add()([shortcut, y]))
 
 
 RESIDUAL_BLOCK_CODE = '''def residual_block(x, filters, kernel):
@@ -375,6 +362,14 @@ RESIDUAL_BLOCK_CODE = '''def residual_block(x, filters, kernel):
         shortcut = layers.Conv2D(filters, 1)(shortcut)
     return layers.Activation("relu")(layers.Add()([shortcut, y]))
 '''
+
+
+def _residual_block(layers: Any) -> Any:
+    """The script's ``residual_block``, for the app's model too: one text, so the network the app
+    trains and the one its Keras code builds cannot differ (our own constant, never a file's)."""
+    namespace: dict[str, Any] = {"layers": layers}
+    exec(RESIDUAL_BLOCK_CODE, namespace)  # noqa: S102
+    return namespace["residual_block"]
 
 
 def _model_name(name: str) -> str:
