@@ -8,8 +8,10 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,12 +24,33 @@ from mnistdesk.base.untrusted import file_problem, terminal_text
 from mnistdesk.data.datasets import BUILTIN_DATASETS, DatasetError, DatasetOffline, dataset_of_model
 from mnistdesk.ink.imagefile import ImageFileError
 from mnistdesk.ink.preprocess import MODES
-from mnistdesk.net.models import ARCHITECTURES, DEFAULT_VALIDATION_FRACTION, LR_SCHEDULES, OPTIMIZERS, FineTuneConfig, ModelFileError, TrainConfig, check_model_target, compiled_settings, fine_tuning_summary, read_metadata_checked, save_model
+from mnistdesk.net.models import (
+    ARCHITECTURES,
+    DEFAULT_VALIDATION_FRACTION,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    FineTuneConfig,
+    ModelFileError,
+    TrainConfig,
+    TrainingDiverged,
+    check_model_target,
+    compiled_settings,
+    fine_tuning_summary,
+    read_metadata_checked,
+    save_model,
+)
 
 EXIT_ERROR = 1
 #: More epochs than anyone waits for: a typo (1e22) must not start a run with an ETA of ages.
 MAX_EPOCHS = 10_000
+#: What a shell reports for a command that Ctrl+C (SIGINT) or SIGTERM ended: 128 + the signal.
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised wherever the command is, so that it ends as Ctrl+C ends it: saves are
+    atomic and their temporary files removed on the way out, so nothing is left half-written."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,23 +119,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         _quiet_native_stderr()
     handlers = {None: _run_gui, "gui": _run_gui, "train": _run_train, "finetune": _run_finetune, "evaluate": _run_evaluate, "classify": _run_classify}
+    commanded = args.command not in (None, "gui") and threading.current_thread() is threading.main_thread()  # the window handles its own signals
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated) if commanded else None
     try:
         return handlers[args.command](args)
+    except TrainingDiverged as error:
+        _say(f"mnistdesk: error: {error} (--lr)", file=sys.stderr)
+        return EXIT_ERROR
     except DatasetOffline as error:
         _say(f"mnistdesk: error: {error} (--dataset sample)", file=sys.stderr)
         return EXIT_ERROR
     except (DatasetError, ModelFileError, ImageFileError) as error:
         _say(f"mnistdesk: error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         _say("mnistdesk: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
         sys.stderr.close()
         return 0
     except OSError as error:  # e.g. the disk filled up while writing the history
         _say(f"mnistdesk: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if commanded:
+            signal.signal(signal.SIGTERM, previous_handler or signal.SIG_DFL)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def _quiet_native_stderr() -> None:
@@ -160,7 +195,7 @@ def _run_train(args: argparse.Namespace) -> int:
     out = args.out or Path(default_out)
     check_model_target(out)  # before the data and the training, not after an hour of it
     dataset = load_dataset(dataset_name, progress=_print_download_progress if sys.stderr.isatty() else None)
-    from mnistdesk.net.training import split_validation
+    from mnistdesk.net.training import LiveCallback, ProgressPrinter, TensorBoardLogger, split_validation, train, training_batches
 
     train_indices, validation_indices = split_validation(dataset.y_train, args.validation_split)  # the run's own split, so the counts agree
     held_out = len(validation_indices)
@@ -170,17 +205,15 @@ def _run_train(args: argparse.Namespace) -> int:
     optimizer = args.optimizer or (trained_with.get("optimizer") if trained_with.get("optimizer") in OPTIMIZERS else None)
     learning_rate = args.lr or (trained_with.get("learning_rate") if optimizer and not args.optimizer and _is_rate(trained_with.get("learning_rate")) else None)
     config = TrainConfig(architecture, str(dataset_name), args.epochs, args.batch_size, optimizer, learning_rate, args.augment, args.seed, args.validation_split, args.lr_schedule, network)
+    logger = TensorBoardLogger(args.log_dir) if args.log_dir is not None else None  # its folder is judged before the run, never in the middle of it
     what = f"{args.continue_from} further ({config.resolved_optimizer()}, learning rate {config.resolved_learning_rate():g})" if args.continue_from else architecture
     _say(f"training {what} on {dataset.name}: {len(dataset.x_train) - held_out} train / {held_out} validation / {len(dataset.x_test)} test digits", file=sys.stderr)
     from mnistdesk.net.live import TrainingControl
-    from mnistdesk.net.training import LiveCallback, ProgressPrinter, TensorBoardLogger, train, training_batches
 
     steps = len(training_batches(dataset, config))
     # The window's NaN guard: stops at a non-finite loss and puts the last good weights back.
     guard = LiveCallback(TrainingControl(), steps, args.epochs, len(dataset.x_train) - held_out, _ignore, _ignore, _ignore, batch_interval=1.0, weights_interval=1.0)
-    callbacks = [guard, ProgressPrinter(sys.stderr, args.epochs, steps)]
-    if args.log_dir is not None:
-        callbacks.append(TensorBoardLogger(args.log_dir))
+    callbacks = [guard, ProgressPrinter(sys.stderr, args.epochs, steps), *([logger] if logger is not None else [])]
     model = _continued_model(args.continue_from, config) if args.continue_from else _fresh_from_file(architecture_file, config) if architecture_file else None
     model, metadata = train(config, dataset, None, callbacks, model=model, history=previous.get("history") if isinstance(previous.get("history"), dict) else None)
     if guard.nan_message is not None:

@@ -17,6 +17,7 @@ import shutil
 import socketserver
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -40,7 +41,7 @@ from mnistdesk.data import datasets
 from mnistdesk.data.datasets import DatasetError, DownloadCancelled, load_dataset
 from mnistdesk.ink.imagefile import ImageFileError, load_ink
 from mnistdesk.net.engine import SOFTMAX_NOTE, Engine, load_predictor
-from mnistdesk.net.models import ModelFileError, check_model_file, read_metadata, read_metadata_checked, save_model, validate_metadata
+from mnistdesk.net.models import ModelFileError, check_model_file, load_model, read_metadata, read_metadata_checked, save_model, validate_metadata
 
 SHIPPED = paths.SHIPPED_MODEL_PATH
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -167,6 +168,68 @@ def test_a_layer_declared_huge_in_the_config_is_refused_before_keras_builds_it(t
     model = rebuilt_model(tmp_path / "wide.keras", {"config.json": config_with(wide)})
     with pytest.raises(ModelFileError, match=r"wide.keras: refused: the layers in config.json declare 2.1 GiB"):
         load_predictor(model)
+
+
+@pytest.fixture
+def temporary_folder(tmp_path, monkeypatch):
+    """The temporary folder, empty: what a model's load leaves there is seen."""
+    folder = tmp_path / "temp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ({f"padding{index}.bin": 8 * MB for index in range(3)}, 'refused: it holds "padding0.bin", which a Keras model file has no use for'),
+        ({"assets/vocabulary.txt": 17 * MB}, "refused: the files in assets/ unpack to 17 MiB, over the limit of 16 MiB"),
+        ({"assets/../../escape.txt": 0}, 'refused: it holds "assets/../../escape.txt"'),
+    ],
+)
+def test_members_a_model_does_not_need_are_refused_before_keras_unpacks_them(tmp_path, temporary_folder, members, reason):
+    """A 6.4 MB .keras with 24 extra members of 240 MB of zeros made fine-tuning write 5.7 GB
+    to the temporary folder: Keras unpacks every member of an archive there."""
+    padded = rebuilt_model(tmp_path / "padded.keras", {name: compressible_member(tmp_path / f"zeros{size}", size) if size else b"x" for name, size in members.items()})
+    assert padded.stat().st_size < MB
+    with pytest.raises(ModelFileError, match=f"padded.keras: {reason}"):
+        load_model(padded)
+    assert list(temporary_folder.iterdir()) == []
+    load_model(SHIPPED)
+    assert list(temporary_folder.iterdir()) == [], "a load leaves nothing behind"
+
+
+@pytest.mark.parametrize("when", ["before unpacking", "while unpacking"])
+def test_a_full_temporary_folder_fails_the_load_in_one_line_and_keeps_nothing_there(temporary_folder, monkeypatch, when):
+    """A full temporary folder left 300 MB of a half-unpacked model behind."""
+    if when == "before unpacking":
+        real_usage = shutil.disk_usage
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 * MB, 10 * MB - 65536, 65536) if str(path).startswith(str(temporary_folder)) else real_usage(path))
+        reason = "cannot load this model: it unpacks to 558 KiB, and the temporary folder .* has only 64 KiB free"
+    else:
+        real_extract = zipfile.ZipFile._extract_member
+
+        def disk_fills(self, member, *args):
+            written = real_extract(self, member, *args)
+            if getattr(member, "filename", member) == "model.weights.h5":
+                raise OSError(28, "No space left on device")
+            return written
+
+        monkeypatch.setattr(zipfile.ZipFile, "_extract_member", disk_fills)
+        reason = "No space left on device"
+    with pytest.raises(ModelFileError, match=reason) as refused:
+        load_model(SHIPPED)
+    assert str(SHIPPED) in str(refused.value) and "\n" not in str(refused.value)
+    assert list(temporary_folder.iterdir()) == []
+
+
+def test_what_a_killed_load_left_in_the_temporary_folder_goes_at_the_next_load(temporary_folder):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60).stdout.strip()
+    leftover = temporary_folder / f"mnistdesk-model-{gone}-x1y2z3"
+    leftover.mkdir()
+    (leftover / "model.weights.h5").write_bytes(b"half a model")
+    load_model(SHIPPED)
+    assert list(temporary_folder.iterdir()) == []
 
 
 def test_a_gzip_bomb_in_the_dataset_cache_is_cut_off(tmp_path, monkeypatch):

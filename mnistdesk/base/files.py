@@ -1,15 +1,20 @@
 """Atomic file replacement, shared by every writer of files a crash must not leave half-written
-(saved models, downloaded datasets, training histories). No Qt, no TensorFlow."""
+(saved models, downloaded datasets, training histories), and scratch folders that never outlive
+their use. No Qt, no TensorFlow."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from mnistdesk.base.untrusted import format_bytes
 
 #: A temporary file of a save whose process is gone (or, where that cannot be checked, older
 #: than this) is left over from an interrupted save, and the next save of its target removes it.
@@ -60,6 +65,60 @@ def remove_stale_temporaries(target: Path, suffix: str = "") -> list[Path]:
     return removed
 
 
+def writing_problem(folder: Path, needed_bytes: int) -> str | None:
+    """Why new files cannot be written in ``folder`` (or in the missing folders a writer would
+    create there), in words; None when they can and its disk has ``needed_bytes`` free. Asked
+    before long work, so an hour of it is never lost to a folder found unwritable at the end."""
+    existing = folder
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    except OSError as error:  # a name too long, a folder that cannot be entered
+        return error.strerror or str(error)
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        return f"the folder {existing} is not writable ({error.strerror or error})"
+    free = shutil.disk_usage(existing).free
+    if free < needed_bytes:
+        return f"only {format_bytes(free)} free on its disk, {format_bytes(needed_bytes)} needed"
+    return None
+
+
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """Yield a new folder in the temporary folder, removed with all it holds when the block ends,
+    however it ends (a full disk, an exception, Ctrl+C). Folders that killed processes left
+    (their names carry the process id) are removed first."""
+    parent = Path(tempfile.gettempdir())
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-\w+$")
+    try:
+        candidates = list(parent.iterdir())
+    except OSError:
+        candidates = []
+    for path in candidates:
+        match = pattern.match(path.name)
+        if match and _is_own_folder(path) and _is_stale(path, match.group(1)):
+            shutil.rmtree(path, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_own_folder(path: Path) -> bool:
+    """A real folder (not a link to one) of this user: the only kind a clean-up may remove."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
+
+
 def _temporary_prefix(target: Path) -> str:
     return f".{target.name}."
 
@@ -97,3 +156,7 @@ def _fsync_folder(path: Path) -> None:
         _fsync(path)
     except OSError:
         pass
+
+
+class LogFolderError(OSError):
+    """TensorBoard logs cannot be written where they were asked for; the message says why."""

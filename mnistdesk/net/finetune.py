@@ -23,7 +23,7 @@ from mnistdesk.data.personal import LabelledImages
 from mnistdesk.net.engine import Predictor, predictor_for
 from mnistdesk.net.evaluation import Evaluation, evaluate
 from mnistdesk.net.models import DEFAULT_VALIDATION_FRACTION, FINE_TUNE_MIN_DRAWINGS, FineTuneConfig, compile_model
-from mnistdesk.net.training import IMAGE_SHAPE, Batches, continued_history, input_shape, split_validation, validation_pass
+from mnistdesk.net.training import IMAGE_SHAPE, Batches, continued_history, input_shape, split_validation, trained_predictor, validation_pass
 
 EPOCH_DIGITS = 2048
 
@@ -93,7 +93,8 @@ def fine_tune(
     validation points stay on the dataset's validation split, as in the run before: a few
     held-out drawings would make them jump between 0, 50 and 100% under the same name.
     ``initial_epoch``: the epochs the model has trained already, so a live display carries its
-    curves on; ``on_validation(epoch, probabilities)``: each validation pass's predictions."""
+    curves on; ``on_validation(epoch, probabilities)``: each validation pass's predictions.
+    Raises :class:`~mnistdesk.net.models.TrainingDiverged` when the learning rate was too high."""
     if len(drawings.labels) < FINE_TUNE_MIN_DRAWINGS:
         raise FineTuneError(f"fine-tuning needs at least {FINE_TUNE_MIN_DRAWINGS} labelled drawings, got {len(drawings.labels)}")
     split = hold_out(drawings, config.hold_out_fraction, config.seed)
@@ -107,7 +108,7 @@ def fine_tune(
     callbacks = ([validation] if validation is not None else []) + list(callbacks)
     history = model.fit(mixed_batches(dataset, split, config, shape), initial_epoch=initial_epoch, epochs=initial_epoch + config.epochs, callbacks=callbacks, verbose=0)
     seconds = time.perf_counter() - started
-    after = _scores(predictor_for(model), dataset, split)
+    after = _scores(trained_predictor(model, config.learning_rate), dataset, split)
     return {
         "before": before,
         "after": after,

@@ -15,16 +15,16 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mnistdesk import __version__
-from mnistdesk.base.files import replacing
+from mnistdesk.base.files import replacing, scratch_folder, writing_problem
 from mnistdesk.base.untrusted import (
     CODE_REFUSED,
     MAX_CONFIG_BYTES,
@@ -60,8 +60,21 @@ CONFIG_MEMBER = "config.json"
 #: The model files the app opens: Keras 3's zip and Keras 2's single HDF5 file.
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 WEIGHTS_MEMBER = "model.weights.h5"
+KERAS_METADATA_MEMBER = "metadata.json"
+ASSETS_FOLDER = "assets/"
 #: Room in the weights file beyond its arrays (HDF5's own bookkeeping).
 WEIGHTS_FILE_SLACK = 16 << 20
+#: What a ``.keras`` file may hold, and the most each may unpack to: Keras 3 writes its config,
+#: a ~100-byte ``metadata.json``, the weights and, for the few layers that keep files (a
+#: vocabulary), ``assets/`` (all its files together); mnistdesk adds its own metadata. Keras
+#: unpacks a model to the temporary folder, so any other member would be written there for nothing.
+MODEL_MEMBER_LIMITS = {
+    CONFIG_MEMBER: MAX_CONFIG_BYTES,
+    KERAS_METADATA_MEMBER: 64 << 10,
+    WEIGHTS_MEMBER: MAX_WEIGHT_BYTES + WEIGHTS_FILE_SLACK,
+    METADATA_MEMBER: MAX_METADATA_BYTES,
+    ASSETS_FOLDER: 16 << 20,
+}
 #: Free space a save needs: the biggest model here (cnn, with its optimizer state) is ~38 MB.
 MIN_FREE_BYTES = 64 << 20
 
@@ -133,6 +146,11 @@ class ModelFileError(Exception):
     """A model file is missing, not a Keras model, unsafe, or of the wrong shape."""
 
 
+class TrainingDiverged(ModelFileError):
+    """Training made the model's outputs NaN or infinite: the learning rate was too high for it.
+    A kind of refused model, so every place that reports one reports this too, in its own words."""
+
+
 def build_model(architecture: str = "lean", optimizer: str | None = None, learning_rate: float | None = None) -> Any:
     """A compiled ``keras.Sequential`` taking (28, 28, 1) inputs in [0, 1] and giving 10 probabilities."""
     import keras
@@ -197,8 +215,18 @@ def save_model(model: Any, path: str | os.PathLike, metadata: dict[str, Any]) ->
         model.save(tmp)
         record = {"mnistdesk_version": __version__, "preprocessing": PREPROCESSING_VERSION, "saved": time.time(), **metadata}
         with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(METADATA_MEMBER, json.dumps(record, indent=1))
+            archive.writestr(METADATA_MEMBER, _metadata_text(record))
     return path
+
+
+def _metadata_text(record: dict[str, Any]) -> str:
+    """The metadata as saved, never over what :func:`read_metadata` reads: past that, the fields
+    mnistdesk does not know (carried over from the model a run started from) are left out; the
+    known ones are bounded (histories are thinned), so our own files always open."""
+    text = json.dumps(record, indent=1)
+    if len(text) > MAX_METADATA_BYTES:  # ASCII (json escapes the rest): a character is a byte
+        text = json.dumps({key: value for key, value in record.items() if key in METADATA_SCHEMA}, indent=1)
+    return text
 
 
 def check_model_target(path: str | os.PathLike) -> None:
@@ -211,17 +239,9 @@ def check_model_target(path: str | os.PathLike) -> None:
     problem = file_problem(path)
     if problem not in (None, "no such file", "permission denied"):  # an unreadable file can still be replaced
         raise ModelFileError(f"{path}: cannot save a model there: {problem}")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the save creates the missing folders below this one
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise ModelFileError(f"{path}: cannot save a model there: the folder {folder} is not writable ({error.strerror or error})") from None
-    free = shutil.disk_usage(folder).free
-    if free < MIN_FREE_BYTES:
-        raise ModelFileError(f"{path}: cannot save a model there: only {format_bytes(free)} free on its disk, {format_bytes(MIN_FREE_BYTES)} needed")
+    problem = writing_problem(path.parent, MIN_FREE_BYTES)
+    if problem is not None:
+        raise ModelFileError(f"{path}: cannot save a model there: {problem}")
 
 
 def copy_model_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
@@ -265,13 +285,29 @@ def _check_declared_sizes(archive: zipfile.ZipFile) -> None:
     names = set(archive.namelist())
     if CONFIG_MEMBER not in names:
         raise FileRefused(f"cannot load this model: it has no {CONFIG_MEMBER}, so it is not a Keras model file")
+    _check_members(archive)
     _check_config(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)), CONFIG_MEMBER)
-    if METADATA_MEMBER in names:
-        check_size(METADATA_MEMBER, archive.getinfo(METADATA_MEMBER).file_size, MAX_METADATA_BYTES, "unpacks to")
     if WEIGHTS_MEMBER in names:
-        check_size(WEIGHTS_MEMBER, archive.getinfo(WEIGHTS_MEMBER).file_size, MAX_WEIGHT_BYTES + WEIGHTS_FILE_SLACK, "unpacks to")
         with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
             check_hdf5_arrays(weights)
+
+
+def _check_members(archive: zipfile.ZipFile) -> None:
+    """Refuse a ``.keras`` holding anything but the members of :data:`MODEL_MEMBER_LIMITS`, one
+    listed twice, or members that declare more than its limits: from the directory alone,
+    before anything is unpacked."""
+    totals = dict.fromkeys(MODEL_MEMBER_LIMITS, 0)
+    seen: set[str] = set()
+    for info in archive.infolist():
+        name = info.filename
+        kind = ASSETS_FOLDER if name.startswith(ASSETS_FOLDER) else name
+        if kind not in totals or ".." in PurePosixPath(name).parts or "\\" in name:
+            raise FileRefused(f"refused: it holds {_preview(name)}, which a Keras model file has no use for (one holds only {', '.join(MODEL_MEMBER_LIMITS)})")
+        if name in seen:
+            raise FileRefused(f"refused: it lists {_preview(name)} twice")
+        seen.add(name)
+        totals[kind] += info.file_size
+        check_size(f"the files in {ASSETS_FOLDER}" if kind == ASSETS_FOLDER else name, totals[kind], MODEL_MEMBER_LIMITS[kind], "unpack to" if kind == ASSETS_FOLDER else "unpacks to")
 
 
 def _check_config(config: Any, where: str) -> None:
@@ -414,7 +450,8 @@ def read_metadata_checked(path: str | os.PathLike) -> tuple[dict[str, Any], list
 
 def validate_metadata(record: Any) -> tuple[dict[str, Any], list[str]]:
     """Drop each known field whose value has the wrong type or range (a note says which), so
-    file-provided metadata can never crash a consumer; unknown fields pass through as data."""
+    file-provided metadata can never crash a consumer; unknown fields pass through as data.
+    A long history is thinned (:func:`thin_history`), so it costs little to draw or carry on."""
     if not isinstance(record, dict):
         return {}, [f"metadata ignored: expected a JSON object, got {type(record).__name__}"]
     clean, notes = {}, []
@@ -424,7 +461,22 @@ def validate_metadata(record: Any) -> tuple[dict[str, Any], list[str]]:
             clean[key] = value
         else:
             notes.append(f"metadata field {key!r} ignored: {_preview(value)} is not {expected}")
+    if "history" in clean:
+        clean["history"] = thin_history(clean["history"])
     return clean, notes
+
+
+#: Points a history keeps per series: one per epoch up to this many epochs (as many as one run
+#: may have), then thinned; ~1 MB of metadata at most, and a quick draw.
+MAX_HISTORY_POINTS = 10_000
+
+
+def thin_history(history: dict[str, list[float]], limit: int = MAX_HISTORY_POINTS) -> dict[str, list[float]]:
+    """``history`` with every series of more than ``limit`` points cut to ``limit`` evenly spread
+    ones, the first and last epochs always among them; series of one length keep the same
+    epochs. A thinned series has no longer one point per epoch: point ``i`` of ``n`` stands for
+    the epoch ``i / (n - 1)`` of the way through training."""
+    return {key: [values[i * (len(values) - 1) // (limit - 1)] for i in range(limit)] if len(values) > limit else list(values) for key, values in history.items()}
 
 
 def _preview(value: Any) -> str:
@@ -446,7 +498,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _scalars(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, (str, bool, type(None))) or _is_number(v) for v in value.values())
+    return isinstance(value, dict) and all(isinstance(v, (str, bool, type(None))) or _is_number(v) for v in value.values()) and len(json.dumps(value)) <= 64 << 10
 
 
 def _history(value: Any) -> bool:
@@ -481,7 +533,10 @@ def load_model(path: str | os.PathLike) -> Any:
 
     check_model_file(path)
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with _keras_source(path) as source:
+            model = keras.saving.load_model(source, compile=False, safe_mode=True)
+    except ModelFileError:
+        raise
     except Exception as error:  # Keras raises many types for bad files; the user needs one message.
         if "safe_mode" in str(error) or "Lambda" in str(error):
             raise ModelFileError(f"{path}: {CODE_REFUSED}") from None
@@ -490,3 +545,26 @@ def load_model(path: str | os.PathLike) -> Any:
     if problem is not None:
         raise ModelFileError(f"{path}: {problem}")
     return model
+
+
+@contextmanager
+def _keras_source(path: str | os.PathLike) -> Iterator[str | os.PathLike]:
+    """What Keras loads a checked model file from. A ``.keras`` is unpacked here, into a scratch
+    folder removed however the load ends, with only the members Keras reads: Keras would unpack
+    the whole archive into the temporary folder itself, and leave it there when the load fails.
+    A legacy ``.h5`` is read in place."""
+    if is_legacy_h5(path):
+        yield path
+        return
+    with zipfile.ZipFile(path) as archive, scratch_folder("mnistdesk-model-") as folder:
+        members = [info for info in archive.infolist() if info.filename != METADATA_MEMBER]
+        needed = sum(info.file_size for info in members)
+        free = shutil.disk_usage(folder).free
+        if free < needed:
+            raise ModelFileError(f"{path}: cannot load this model: it unpacks to {format_bytes(needed)}, and the temporary folder {folder.parent} has only {format_bytes(free)} free")
+        try:
+            for info in members:
+                archive.extract(info, folder)
+        except OSError as error:
+            raise ModelFileError(f"{path}: cannot load this model: unpacking it into the temporary folder {folder.parent} failed ({error.strerror or error})") from None
+        yield folder

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -15,13 +16,15 @@ from typing import Any, TextIO
 import keras
 import numpy as np
 
+from mnistdesk.base.files import LogFolderError, writing_problem
+from mnistdesk.base.untrusted import terminal_text
 from mnistdesk.data.augment import augment_batch
 from mnistdesk.data.datasets import Dataset
 from mnistdesk.ink.pixels import normalize
-from mnistdesk.net.engine import Engine, UnsupportedModel, predictor_for, softmax
+from mnistdesk.net.engine import Engine, Predictor, UnsupportedModel, predictor_for, softmax
 from mnistdesk.net.evaluation import evaluate, score
 from mnistdesk.net.live import BATCH_READING_S, LIVE_REFRESH_S, RunningMeans, Throttle, TrainingClock, TrainingControl, eta_seconds, format_eta, weight_mosaic
-from mnistdesk.net.models import TrainConfig, build_model, compile_model, save_model
+from mnistdesk.net.models import ModelFileError, TrainConfig, TrainingDiverged, build_model, compile_model, save_model, thin_history
 from mnistdesk.net.networks import build as build_network
 
 VALIDATION_SEED = 0
@@ -153,7 +156,7 @@ def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None =
     started = time.perf_counter()
     initial_epoch = len((history or {}).get("loss", []))
     new = fit(model, dataset, config, callbacks, initial_epoch=initial_epoch)
-    history = continued_history(history, new, initial_epoch) if history else new
+    history = continued_history(history or {}, new, initial_epoch)
     release_traced_gradients()
     metadata = describe(model, config, dataset, history, time.perf_counter() - started)
     if out is not None:
@@ -162,15 +165,28 @@ def train(config: TrainConfig, dataset: Dataset, out: str | os.PathLike | None =
 
 
 def continued_history(previous: dict[str, list[float]], new: dict[str, list[float]], initial_epoch: int) -> dict[str, list[float]]:
-    """A continued model's curves: its first ``initial_epoch`` epochs, then this run's."""
-    return {key: list(previous.get(key, []))[:initial_epoch] + list(values) for key, values in new.items()}
+    """A continued model's curves: its first ``initial_epoch`` epochs, then this run's; thinned
+    (:func:`~mnistdesk.net.models.thin_history`), so continuing a model never grows them unbounded."""
+    return thin_history({key: list(previous.get(key, []))[:initial_epoch] + list(values) for key, values in new.items()})
+
+
+def trained_predictor(model: Any, learning_rate: float) -> Predictor:
+    """The predictor for a model a run has just trained. Its outputs were finite numbers before
+    (checked when it was loaded or built), so outputs that no longer are mean the run diverged:
+    that is said, with the learning rate, instead of blaming the model."""
+    try:
+        return predictor_for(model)
+    except ModelFileError:
+        raise TrainingDiverged(
+            f"the training diverged: with learning rate {learning_rate:g} the loss and the weights grew until the model's outputs were no longer finite numbers (NaN or infinity); nothing was saved: try a lower learning rate"
+        ) from None
 
 
 def describe(model: Any, config: TrainConfig, dataset: Dataset, history: dict[str, list[float]], seconds: float) -> dict[str, Any]:
     """The metadata saved with a model: how it was made, how it scores on the validation split
     it was tuned on, and — once, at the end — on the test split. A run stopped early is scored
     and described all the same."""
-    engine = predictor_for(model)
+    engine = trained_predictor(model, config.resolved_learning_rate())
     _, validation_indices = split_validation(dataset.y_train, config.validation_fraction)
     scores = {"test": evaluate(engine, dataset.x_test, dataset.y_test)}
     if len(validation_indices):
@@ -379,6 +395,11 @@ class ProgressPrinter(keras.callbacks.Callback):
         self.stream.flush()
 
 
+#: Free space TensorBoard logs need to start: an epoch adds its metrics and a first-layer
+#: weights picture, a few KB (dense's 512 tiles: ~0.1 MB).
+MIN_LOG_FREE_BYTES = 16 << 20
+
+
 class TensorBoardLogger(keras.callbacks.Callback):
     """TensorBoard logs laid out as Keras's own callback writes them (``train/`` and
     ``validation/`` folders, ``epoch_loss``, ``epoch_accuracy``, …) plus the first layer's
@@ -387,43 +408,82 @@ class TensorBoardLogger(keras.callbacks.Callback):
     Epoch hooks only, unlike ``keras.callbacks.TensorBoard``, which overrides
     ``on_train_batch_end`` and so makes Keras sync every batch. The event files are written
     with TensorFlow's record writer and protocol buffers, so writing logs needs no
-    ``tensorboard`` package (TensorFlow 2.21 no longer installs it; viewing them does)."""
+    ``tensorboard`` package (TensorFlow 2.21 no longer installs it; viewing them does).
 
-    def __init__(self, log_dir: str | os.PathLike):
+    The logs are a side channel: a folder that cannot take them is refused before training
+    (:class:`LogFolderError`), and one that fails during the run (a full disk) stops the logs
+    with one line to ``warn``, never the training."""
+
+    def __init__(self, log_dir: str | os.PathLike, warn: Callable[[str], None] | None = None):
         super().__init__()
         import tensorflow as tf
 
+        self.log_dir = Path(log_dir)
+        self.warn = warn or _warn_on_stderr
+        problem = writing_problem(self.log_dir, MIN_LOG_FREE_BYTES)
+        if problem is not None:
+            raise LogFolderError(f"{self.log_dir}: cannot write TensorBoard logs there: {problem}")
         self.writers = {}
-        for split in ("train", "validation"):
-            folder = Path(log_dir) / split
-            folder.mkdir(parents=True, exist_ok=True)
-            self.writers[split] = tf.io.TFRecordWriter(str(folder / f"events.out.tfevents.{time.time():.0f}.mnistdesk.v2"))
-            self._write(split, file_version="brain.Event:2")
+        try:
+            for split in ("train", "validation"):
+                folder = self.log_dir / split
+                folder.mkdir(parents=True, exist_ok=True)
+                self.writers[split] = tf.io.TFRecordWriter(str(folder / f"events.out.tfevents.{time.time():.0f}.mnistdesk.v2"))
+                self._write(split, file_version="brain.Event:2")
+        except (OSError, tf.errors.OpError) as error:
+            self._close()
+            raise LogFolderError(f"{self.log_dir}: cannot write TensorBoard logs there: {_reason(error)}") from None
 
     def on_epoch_end(self, epoch, logs=None) -> None:
+        import tensorflow as tf
         from tensorflow.core.framework.summary_pb2 import Summary
 
-        for key, value in (logs or {}).items():
-            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-            self._write(split, step=epoch, summary=Summary(value=[Summary.Value(tag=f"epoch_{name}", simple_value=float(value))]))
+        if not self.writers:  # logging stopped after a failure
+            return
         try:
-            kernel = Engine.from_keras_model(self.model).first_layer_weights()
-        except UnsupportedModel:  # a layer the numpy engine lacks: no weights picture, the curves still go
-            kernel = None
-        if kernel is not None:
-            image = Summary.Image(height=0, width=0, colorspace=1, encoded_image_string=_weights_png(kernel))
-            self._write("train", step=epoch, summary=Summary(value=[Summary.Value(tag="first_layer_weights", image=image)]))
-        for writer in self.writers.values():
-            writer.flush()
+            for key, value in (logs or {}).items():
+                split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+                self._write(split, step=epoch, summary=Summary(value=[Summary.Value(tag=f"epoch_{name}", simple_value=float(value))]))
+            try:
+                kernel = Engine.from_keras_model(self.model).first_layer_weights()
+            except UnsupportedModel:  # a layer the numpy engine lacks: no weights picture, the curves still go
+                kernel = None
+            if kernel is not None:
+                image = Summary.Image(height=0, width=0, colorspace=1, encoded_image_string=_weights_png(kernel))
+                self._write("train", step=epoch, summary=Summary(value=[Summary.Value(tag="first_layer_weights", image=image)]))
+            for writer in self.writers.values():
+                writer.flush()
+        except (OSError, tf.errors.OpError) as error:
+            self._close()
+            self.warn(f"TensorBoard logs stopped at epoch {epoch + 1}: writing to {self.log_dir} failed ({_reason(error)}); training goes on")
 
     def on_train_end(self, logs=None) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        self._close()
 
     def _write(self, split: str, **fields: Any) -> None:
         from tensorflow.core.util.event_pb2 import Event
 
         self.writers[split].write(Event(wall_time=time.time(), **fields).SerializeToString())
+
+    def _close(self) -> None:
+        """Close the writers and write no more; closing flushes, which may fail too (a full disk)."""
+        import tensorflow as tf
+
+        writers, self.writers = self.writers, {}
+        for writer in writers.values():
+            try:
+                writer.close()
+            except (OSError, tf.errors.OpError):
+                pass
+
+
+def _reason(error: Exception) -> str:
+    """An I/O error in a few words: TensorFlow's own say which file and why."""
+    return getattr(error, "message", None) or getattr(error, "strerror", None) or str(error)
+
+
+def _warn_on_stderr(text: str) -> None:
+    print(f"mnistdesk: warning: {terminal_text(text)}", file=sys.stderr, flush=True)
 
 
 def _weights_png(kernel: np.ndarray) -> bytes:

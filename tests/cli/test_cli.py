@@ -265,3 +265,128 @@ def test_argument_edges_get_one_line_not_a_traceback_and_counts_agree(tmp_path, 
     assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--validation-split", "0.3", "--out", str(out)]) == 0
     start = capsys.readouterr().err.splitlines()[0]
     assert f"/ {read_metadata(out)['validation_n']} validation /" in start, start
+
+
+def test_a_log_folder_failing_mid_run_stops_the_logs_and_the_model_is_saved(tmp_path, tiny_npz, capsys, monkeypatch):
+    """With --log-dir on a disk that filled up, train ended in a ResourceExhaustedError traceback
+    after 4 of 6 epochs and the trained model was never saved."""
+    import tensorflow as tf
+
+    from mnistdesk.net.training import TensorBoardLogger
+
+    real_write = TensorBoardLogger._write
+
+    def disk_full_from_epoch_2(self, split, **fields):
+        if fields.get("step", 0) >= 1:
+            raise tf.errors.ResourceExhaustedError(None, None, "logs/train/events.out.tfevents.1.mnistdesk.v2; No space left on device")
+        real_write(self, split, **fields)
+
+    monkeypatch.setattr(TensorBoardLogger, "_write", disk_full_from_epoch_2)
+    out = tmp_path / "m.keras"
+    assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "3", "--log-dir", str(tmp_path / "logs"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "TensorBoard logs stopped at epoch 2" in warnings[0] and "No space left on device" in warnings[0], err
+    assert "epoch 3/3" in err and "Traceback" not in err
+    assert len(read_metadata(out)["history"]["loss"]) == 3
+
+
+@pytest.mark.parametrize("log_dir", ["a file", "a full disk"])
+def test_a_log_folder_that_cannot_take_logs_is_refused_before_training(tmp_path, tiny_npz, capsys, monkeypatch, log_dir):
+    import shutil
+
+    logs = tmp_path / "logs"
+    if log_dir == "a file":
+        logs.write_text("not a folder")
+        reason = f"{logs} is a file, not a folder"
+    else:
+        logs.mkdir()
+        real_usage = shutil.disk_usage
+        monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 << 20, (10 << 20) - 4096, 4096) if str(path).startswith(str(logs)) else real_usage(path))
+        reason = "only 4.0 KiB free on its disk, 16 MiB needed"
+    out = tmp_path / "m.keras"
+    assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--log-dir", str(logs), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"mnistdesk: error: {logs}: cannot write TensorBoard logs there: {reason}"], "one line, before any epoch"
+    assert not out.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(
+    ("command", "signal_name", "code"),
+    [("train", "SIGTERM", 143), ("finetune", "SIGTERM", 143), ("train", "SIGINT", 130)],
+)
+def test_a_signal_ends_a_long_command_saying_so_and_writing_nothing(tmp_path, tiny, tiny_npz, command, signal_name, code):
+    """SIGTERM ended train and finetune silently; Ctrl+C (SIGINT) said "interrupted" and exited 130."""
+    import signal
+
+    if signal_name == "SIGINT" and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        pytest.skip("SIGINT is ignored here, and so in the command (a background job)")
+    out = tmp_path / "out" / "m.keras"
+    arguments = ["--dataset", str(tiny_npz), "--epochs", "10000", "--out", str(out)]
+    if command == "finetune":
+        folder = tmp_path / "drawings"
+        for index in range(12):
+            (folder / str(int(tiny.y_test[index]))).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(tiny.x_test[index]).save(folder / str(int(tiny.y_test[index])) / f"{index}.png")
+        arguments += ["--drawings", str(folder)]
+    else:
+        arguments += ["--model", "dense", "--batch-size", "32"]
+    process = subprocess.Popen([sys.executable, "-m", "mnistdesk", command, *arguments], stderr=subprocess.PIPE, text=True)
+    started_line = "fine-tuning" if command == "finetune" else "epoch 1/"
+    seen = []
+    for line in process.stderr:  # until the run is under way
+        seen.append(line)
+        if line.startswith(started_line):
+            break
+    time.sleep(0.5)
+    process.send_signal(getattr(signal, signal_name))
+    sent = time.perf_counter()
+    try:
+        err = process.communicate(timeout=30)[1]
+    finally:
+        process.kill()
+    assert process.returncode == code and time.perf_counter() - sent < 10, "".join(seen) + err
+    assert err.splitlines()[-1] == "mnistdesk: interrupted" and "Traceback" not in err, err
+    assert not out.parent.exists() or list(out.parent.iterdir()) == [], "nothing written, not even a temporary file"
+
+
+@pytest.fixture
+def drawings_folder(tmp_path, tiny):
+    folder = tmp_path / "drawings"
+    for index in range(12):
+        (folder / str(int(tiny.y_test[index]))).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tiny.x_test[index]).save(folder / str(int(tiny.y_test[index])) / f"{index}.png")
+    return folder
+
+
+def test_fine_tuning_a_model_with_a_huge_history_writes_a_file_mnistdesk_opens(tmp_path, tiny_npz, drawings_folder, capsys):
+    """A history of 1.9 M points (3.8 MB, under the cap) became 11 MiB of metadata, refused."""
+    import zipfile
+
+    from mnistdesk.base import paths
+    from mnistdesk.net.models import read_metadata_checked
+
+    crafted = tmp_path / "long.keras"
+    with zipfile.ZipFile(paths.SHIPPED_MODEL_PATH) as source, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            if name != "mnistdesk.json":
+                target.writestr(name, source.read(name))
+        target.writestr("mnistdesk.json", json.dumps({"architecture": "lean", "history": {"loss": [3] + [1] * 1_899_998 + [2]}}, separators=(",", ":")))
+    out = tmp_path / "tuned.keras"
+    assert main(["finetune", "--model", str(crafted), "--drawings", str(drawings_folder), "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(out)]) == 0
+    metadata, notes = read_metadata_checked(out)
+    assert notes == [] and "fine_tune" in metadata, capsys.readouterr().err
+    loss = metadata["history"]["loss"]
+    assert len(loss) <= 10_000 and loss[0] == 3 and 0 < loss[-1] < 1, "thinned, the first epoch and the fine-tuning's kept"
+
+
+def test_a_learning_rate_that_makes_training_diverge_is_blamed_not_the_model(tmp_path, tiny_npz, drawings_folder, capsys):
+    """finetune --lr 1e12 said the input model's "weights hold NaN"."""
+    tuned, trained = tmp_path / "tuned.keras", tmp_path / "trained.keras"
+    assert main(["finetune", "--drawings", str(drawings_folder), "--dataset", str(tiny_npz), "--epochs", "2", "--lr", "1e12", "--out", str(tuned)]) == 1
+    assert main(["train", "--model", "dense", "--optimizer", "sgd", "--lr", "1e12", "--seed", "1", "--dataset", str(tiny_npz), "--epochs", "3", "--out", str(trained)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 2 and not tuned.exists() and not trained.exists()
+    for line in errors:
+        assert "diverged" in line and "learning rate 1e+12" in line and "lower learning rate (--lr)" in line and "weights hold NaN" not in line, line

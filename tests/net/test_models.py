@@ -119,3 +119,37 @@ def test_one_held_out_drawing_is_one_drawing():
 
     text = fine_tuning_summary({"held_out": 1, "before_accuracy": 0.0, "after_accuracy": 1.0, "dataset": "sample", "test_accuracy_before": 0.97}, 0.975)
     assert "0 → 1 of 1 held-out drawing read right" in text
+
+
+def test_a_long_history_is_thinned_keeping_its_first_and_last_epochs():
+    from mnistdesk.net.models import thin_history
+
+    history = {"loss": list(range(25)), "val_loss": list(range(3))}
+    thinned = thin_history(history, limit=10)
+    assert thinned["val_loss"] == [0, 1, 2], "a short series is kept whole"
+    assert len(thinned["loss"]) == 10 and thinned["loss"][0] == 0 and thinned["loss"][-1] == 24
+    steps = {b - a for a, b in zip(thinned["loss"], thinned["loss"][1:])}
+    assert steps <= {2, 3}, "evenly spread"
+
+
+def test_a_history_read_from_a_file_is_bounded(tmp_path):
+    from mnistdesk.net.models import read_metadata_checked
+
+    path = save_model(build_model("dense"), tmp_path / "m.keras", {"history": {"loss": [1.0] + [0.5] * 49_998 + [0.25]}})
+    metadata, notes = read_metadata_checked(path)
+    assert notes == [] and len(metadata["history"]["loss"]) <= 10_000
+    assert metadata["history"]["loss"][0] == 1.0 and metadata["history"]["loss"][-1] == 0.25
+
+
+def test_saved_metadata_always_fits_under_what_the_reader_takes(tmp_path):
+    """Fine-tuning a model carrying a big field of its own wrote metadata mnistdesk then refused."""
+    from mnistdesk.base.untrusted import MAX_METADATA_BYTES
+    from mnistdesk.net.models import read_metadata_checked
+
+    carried = {"architecture": "dense", "notes_from_elsewhere": [0] * 1_500_000}  # 3 MB as read; indented, 7.5
+    path = save_model(build_model("dense"), tmp_path / "m.keras", carried)
+    metadata, notes = read_metadata_checked(path)
+    assert notes == [] and metadata["architecture"] == "dense" and "notes_from_elsewhere" not in metadata
+    small = save_model(build_model("dense"), tmp_path / "small.keras", {"architecture": "dense", "notes_from_elsewhere": [0] * 10})
+    assert read_metadata_checked(small)[0]["notes_from_elsewhere"] == [0] * 10, "fields from elsewhere are kept while they fit"
+    assert MAX_METADATA_BYTES < 7_500_000

@@ -153,3 +153,12 @@ def test_validating_each_epoch_leaves_no_garbage_behind(tiny):
         fit(model, tiny, replace(config, epochs=epochs))
         garbage.append(gc.collect())
     assert garbage[1] - garbage[0] < 50 * 5, garbage  # five more epochs, next to no more garbage
+
+
+def test_continuing_a_long_history_keeps_it_bounded_with_its_first_and_last_epochs():
+    from mnistdesk.net.training import continued_history
+
+    previous = {"loss": [float(epoch) for epoch in range(20_000)], "accuracy": [0.5] * 20_000}
+    history = continued_history(previous, {"loss": [-1.0, -2.0], "accuracy": [0.9, 1.0]}, 20_000)
+    assert len(history["loss"]) == len(history["accuracy"]) <= 10_000
+    assert history["loss"][0] == 0.0 and history["loss"][-1] == -2.0 and history["accuracy"][-1] == 1.0
