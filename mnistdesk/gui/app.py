@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from mnistdesk.base import paths
+from mnistdesk.gui.interrupts import Interrupts
 from mnistdesk.gui.main_window import MainWindow
+from mnistdesk.gui.worker import tensorflow_import_under_way
 
 
 def configure_pyqtgraph() -> None:
@@ -22,10 +25,12 @@ def configure_pyqtgraph() -> None:
 
 
 def create_app() -> QApplication:
-    # Keep every mouse move: if the GUI thread is briefly busy, a stroke arrives late but whole,
-    # instead of Qt collapsing it into one straight segment.
-    QApplication.setAttribute(Qt.ApplicationAttribute.AA_CompressHighFrequencyEvents, False)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Keep every mouse move: if the GUI thread is busy (TensorFlow's import holds Python's lock
+    # for up to a second), a stroke arrives late but whole, instead of Qt collapsing the moves
+    # that waited into one straight chord. Set after the application exists: Qt's X11 plugin
+    # turns compression back on as it starts.
+    QApplication.setAttribute(Qt.ApplicationAttribute.AA_CompressHighFrequencyEvents, False)
     app.setOrganizationName("mnistdesk")
     app.setApplicationName("mnistdesk")
     app.setWindowIcon(QIcon(str(paths.ASSETS_DIR / "icon.png")))
@@ -42,8 +47,19 @@ def run(model_path: Path | None = None) -> int:
     """Show the main window and run the event loop; returns the exit status."""
     app = create_app()
     window = MainWindow(model_path)
+    interrupts = Interrupts(window)
     window.show()
     status = app.exec()
+    interrupts.uninstall()
+    if status == 0 and interrupts.signal_number is not None:
+        status = 128 + interrupts.signal_number  # as a shell reports a command its signal ended
+    if tensorflow_import_under_way():
+        # It cannot be interrupted and may take seconds more (closing then took 2-4 s), and
+        # nothing else is pending: everything is saved, and a run stops at its next batch.
+        window.settings.sync()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     window.wait_for_threads()
     # Destroy the window while Qt is still up: left to interpreter shutdown, pyqtgraph's items
     # are torn down in an arbitrary order and the process segfaults on its way out.

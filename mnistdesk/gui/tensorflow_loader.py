@@ -11,9 +11,11 @@ from PySide6.QtWidgets import QLabel
 from mnistdesk.gui.training_controller import TrainingController
 from mnistdesk.gui.worker import import_training
 
-#: The import holds the GIL in bursts (up to ~250 ms here), so it waits until the user has not
-#: drawn for this long: strokes never stutter while it loads.
-TENSORFLOW_IDLE_MS = 1500
+#: The import waits until the user has not drawn for this long. Its first ~0.5 s hold Python's
+#: lock in one piece (ml_dtypes registering its types with numpy, which nothing can split or
+#: hand off; worker._import_training puts it first), so it falls inside the pause, while the
+#: person looks at the bars; the rest lets the window's thread in within milliseconds.
+TENSORFLOW_IDLE_MS = 1000
 
 
 class TensorFlowImport(QObject):
@@ -35,6 +37,9 @@ class TensorFlowImport(QObject):
 
 class TensorFlowLoader(QObject):
     """Starts the import after :data:`TENSORFLOW_IDLE_MS` without drawing; ``label`` says how it went."""
+
+    ready = Signal(float)  # seconds the import took
+    failed = Signal(str)
 
     def __init__(self, parent: QObject, training: TrainingController):
         super().__init__(parent)
@@ -80,10 +85,12 @@ class TensorFlowLoader(QObject):
     def _on_importer_ready(self, seconds: float) -> None:
         self.label.setText("TensorFlow: ready")
         self.label.setToolTip(f"Loaded in the background in {seconds:.1f} s; training is available.")
+        self.ready.emit(seconds)
 
     def _on_importer_failed(self, message: str) -> None:
         self.label.setText("TensorFlow: unavailable")
         self.label.setToolTip(f"Training is unavailable: {message}\nReinstall with: pip install -e .")
+        self.failed.emit(message)
 
     def stop(self) -> None:
         """Closing: no import starts any more; one under way cannot be interrupted and ends by itself."""

@@ -5,8 +5,11 @@ numpy, so the GUI thread never touches the Keras model while it trains.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
 import threading
@@ -19,11 +22,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from mnistdesk.base.files import LogFolderError
 from mnistdesk.data.datasets import DatasetError, DatasetOffline, DownloadCancelled, load_dataset
 from mnistdesk.data.personal import LabelledImages
 from mnistdesk.net.engine import Engine, UnsupportedModel, predictor_for
 from mnistdesk.net.live import Throttle, TrainingControl
-from mnistdesk.net.models import FineTuneConfig, ModelFileError
+from mnistdesk.net.models import FineTuneConfig, ModelFileError, TrainingDiverged
 
 DATASET_UNAVAILABLE = "Dataset unavailable"  # offline: the controller answers with an offer of the sample
 INVALID_DATASET = "Invalid dataset"
@@ -71,8 +75,72 @@ def yield_to_the_window() -> None:
             pass
 
 
+#: TensorFlow's native libraries, loaded before its Python import (see :func:`_load_native_libraries`).
+NATIVE_LIBRARIES = ("python/_pywrap_tensorflow_internal.so", "python/platform/_pywrap_cpu_feature_guard.so")
+#: While TensorFlow imports, young objects are frozen past this many (see :class:`_YoungObjectsFrozen`).
+IMPORT_YOUNG_OBJECTS = 5000
+#: While TensorFlow imports, a thread waiting for Python's lock asks for it after this long (5 ms
+#: by default): the window's thread waits for it at every turn of a repaint, and 5 ms a turn
+#: added up to 50-100 ms late strokes.
+IMPORT_SWITCH_INTERVAL_S = 0.0005
+
+
+def _load_native_libraries() -> None:
+    """Load TensorFlow's shared libraries (~400 MB, 0.4-1 s of static initialisers) through
+    libc's ``dlopen``, called as a foreign function: ctypes lets go of Python's lock for it.
+    Python's own import would hold the lock throughout, and the window's thread, which needs it
+    for every mouse move and repaint, would freeze. The import then finds them loaded.
+    Best effort: a TensorFlow laid out otherwise is imported the ordinary way."""
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or not spec.submodule_search_locations or not sys.platform.startswith("linux"):
+        return
+    try:
+        dlopen = ctypes.CDLL(None).dlopen
+    except (OSError, AttributeError):
+        return
+    dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    package = Path(next(iter(spec.submodule_search_locations)))
+    for library in NATIVE_LIBRARIES:
+        if (package / library).is_file():
+            dlopen(os.fsencode(package / library), os.RTLD_NOW | os.RTLD_LOCAL)
+
+
+class _YoungObjectsFrozen(importlib.abc.MetaPathFinder):
+    """Consulted before every module TensorFlow imports: past :data:`IMPORT_YOUNG_OBJECTS` new
+    objects, freezes them (they are TensorFlow's, long-lived). The window's thread collects
+    garbage every second (app.py); with ~1M objects arriving it would stall 50-130 ms a pass."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if gc.get_count()[0] > IMPORT_YOUNG_OBJECTS:
+            gc.freeze()
+        return None  # the usual finders find the module
+
+
+_training_imported = threading.Event()  # and frozen: set once, by whichever thread imported first
+_importing = threading.Event()  # an import of the training stack is under way, in some thread
+
+
+def tensorflow_import_under_way() -> bool:
+    """True while a thread imports the training stack (it cannot be interrupted)."""
+    return _importing.is_set()
+
+
 def _import_training() -> int:
-    importlib.import_module("mnistdesk.net.training")
+    """The import, arranged so that it never holds Python's lock for long: ml_dtypes first (its
+    numpy registrations, ~0.5 s, cannot be split, so they come at once, right after the pause
+    that started the import), then the native libraries without the lock, then the rest."""
+    import ml_dtypes  # noqa: F401  (what the import holds the lock longest for)
+
+    _load_native_libraries()
+    freezer = _YoungObjectsFrozen()
+    sys.meta_path.insert(0, freezer)
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(IMPORT_SWITCH_INTERVAL_S)
+    try:
+        importlib.import_module("mnistdesk.net.training")
+    finally:
+        sys.setswitchinterval(switch_interval)
+        sys.meta_path.remove(freezer)
     return threading.get_native_id()
 
 
@@ -81,16 +149,23 @@ def import_training() -> None:
     cyclic collector's sight.
 
     TensorFlow's ~1M long-lived objects would make every full GC pass (in the GUI thread, see
-    app.py) stall the window for 100+ ms, so they are frozen: once, before any model is built (a
-    model frozen with them could never be collected). The import runs in a thread of its own: it
-    leaves frames behind (tf.lite's loaders keep the ImportError they caught, with their frames and
-    every caller's below), and frames of this worker's would pin the first run's model for good.
+    app.py) stall the window for 100+ ms, so they are frozen: once, when the import happens,
+    before any model is built (a model frozen with them could never be collected). The import
+    runs in a thread of its own: it leaves frames behind (tf.lite's loaders keep the ImportError
+    they caught, with their frames and every caller's below), and frames of this worker's would
+    pin the first run's model for good.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
-        importer_thread = importer.submit(_import_training).result()
-    wait_for_thread_exit(importer_thread)
-    if gc.get_freeze_count() == 0:
+    if _training_imported.is_set():
+        return
+    _importing.set()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-tensorflow") as importer:
+            importer_thread = importer.submit(_import_training).result()
+        wait_for_thread_exit(importer_thread)
         gc.freeze()  # not a collection: no object is torn down here
+        _training_imported.set()
+    finally:
+        _importing.clear()
 
 
 class TrainingWorker(QObject):
@@ -134,6 +209,10 @@ class TrainingWorker(QObject):
             self.failed.emit(DATASET_UNAVAILABLE, str(error))
         except DatasetError as error:
             self.failed.emit(INVALID_DATASET, str(error))
+        except LogFolderError as error:
+            self.failed.emit("Cannot write the TensorBoard logs", str(error))
+        except TrainingDiverged as error:
+            self.failed.emit("Training diverged", str(error))
         except ModelFileError as error:
             self.failed.emit("Cannot continue training", str(error))
         except Exception as error:  # the app must survive anything a training run throws
@@ -169,7 +248,7 @@ class TrainingWorker(QObject):
             return
         batches = training_batches(dataset, self.config)
         live = self._live_callback(len(batches), initial_epoch + self.config.epochs, len(batches.indices))
-        callbacks = [live] + ([TensorBoardLogger(self.log_dir)] if self.log_dir else [])
+        callbacks = [live] + ([TensorBoardLogger(self.log_dir, warn=self.status.emit)] if self.log_dir else [])
         self.status.emit("Training…")
         try:
             history = fit(model, dataset, self.config, callbacks, initial_epoch=initial_epoch, on_validation=self._on_validation)
