@@ -5,8 +5,10 @@ Memory stays bounded whatever the architecture and the number of epochs: the new
 kept in memory within :data:`MEMORY_BUDGET_BYTES`, older ones are spilled to ``.npz`` files in a
 private temporary folder (read back with ``allow_pickle=False``), deleted when the run is
 replaced or the app exits. Every epoch stays reachable, unless the spilled files outgrow
-:data:`DISK_BUDGET_BYTES` (a few hundred epochs of the 3.2M-weight cnn) or the disk is full:
-then every other spilled epoch is dropped, the run's start, its first epoch and the newest kept.
+:data:`DISK_BUDGET_BYTES` (a few hundred epochs of the 3.2M-weight cnn): then every other spilled
+epoch is dropped, the run's start, its first epoch and the newest kept. When an epoch cannot be
+written (a full disk), it is dropped and counted (:attr:`EpochStore.lost`), for the window to say
+so; the run's start, its first epoch and the newest stay in memory instead, over the budget.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from mnistdesk.net.engine import Engine
 MEMORY_BUDGET_BYTES = 24 << 20
 #: The spilled epochs' files; past it they are thinned (a cnn epoch is 13 MB: ~150 epochs).
 DISK_BUDGET_BYTES = 2 << 30
-#: Spilled epochs never thinned away: the run's start and its first epoch.
+#: Epochs never thinned away nor dropped: the run's start and its first epoch.
 KEPT_FIRST = 2
 FOLDER_PREFIX = "mnistdesk-epochs-"
 
@@ -80,6 +82,8 @@ class EpochStore:
         self.template: Engine | None = None  # the run's architecture, to rebuild spilled epochs
         self.folder: Path | None = None
         self._remove_folder: weakref.finalize | None = None
+        self.lost = 0  # epochs dropped because they could not be written to disk
+        self.lost_because = ""  # why, as the system said it (e.g. "No space left on device")
 
     # -- recording -------------------------------------------------------------------------------
     def add(self, epoch: int, predictor: Engine, probabilities: np.ndarray | None, metrics: dict[str, Any]) -> None:
@@ -103,6 +107,7 @@ class EpochStore:
     def clear(self) -> None:
         """Forget every epoch and delete the spilled files (a new run, or another model opened)."""
         self.entries, self.template = [], None
+        self.lost, self.lost_because = 0, ""
         if self._remove_folder is not None:
             self._remove_folder()
         self.folder = self._remove_folder = None
@@ -136,15 +141,21 @@ class EpochStore:
         return sum(entry.nbytes for entry in self.entries if entry.path is not None)
 
     # -- spilling and thinning -------------------------------------------------------------------
+    def keep_until(self, epoch: int) -> None:
+        """Forget the epochs after ``epoch``: an earlier epoch became the model in use, the run ends there."""
+        self._drop([entry for entry in self.entries if entry.epoch > epoch])
+
     def _spill_to_budget(self) -> None:
         in_memory = [entry for entry in self.entries if entry.arrays is not None]
         while in_memory and self.memory_bytes > self.memory_budget:
             entry = in_memory.pop(0)  # the oldest
             try:
                 self._write(entry)
-            except OSError:  # the disk is full or unwritable: thin out instead
-                self._drop([entry])
-                self._thin_spilled()
+            except OSError as error:  # a full or unwritable disk: the promised epochs stay in memory, others go
+                if entry not in self.entries[:KEPT_FIRST] and entry is not self.entries[-1]:
+                    self._drop([entry])
+                    self.lost += 1
+                    self.lost_because = error.strerror or str(error)
         while self.disk_bytes > self.disk_budget and self._thin_spilled():
             pass
 

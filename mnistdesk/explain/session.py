@@ -62,6 +62,7 @@ class SessionEvents:
     saliency_changed = Signal(object)  # Explanation: the saliency overlay's map, or why there is none
     scrub_changed = Signal(object)  # ScrubPosition: the run's recorded epochs and the one on show
     epoch_shown = Signal(object, object, object)  # epoch on show (None: live), its place on the curves (epochs) or None, its first-layer kernel or None
+    notice = Signal(str)  # one line for the status bar: something no panel shows (epochs the scrubber could not keep)
 
 
 @dataclass(frozen=True)
@@ -341,9 +342,17 @@ class Session:
 
     # -- the epoch scrubber --------------------------------------------------------------------
     def set_training(self, training: bool) -> None:
-        """A run is going on (an earlier epoch shown stays until Live) or has ended (its epochs can be used)."""
+        """A run is going on (an earlier epoch shown stays until Live) or has ended (its epochs can
+        be used; if some could not be kept, a notice says so, once, with the final count)."""
         self.training = training
         self._emit_scrub()
+        store = self.epoch_store
+        if not training and store.lost:
+            self.events.notice.emit(
+                f"The Epochs slider could not keep {store.lost} epoch{'s' if store.lost > 1 else ''} of this run"
+                f" (writing them to {store.parent} failed: {store.lost_because}); the run's start, its first epoch and the newest are kept"
+            )
+            store.lost = 0
 
     def record_epoch(self, epoch: int, predictor: Engine, probabilities: np.ndarray | None, metrics: dict) -> None:
         """Keep the run's exact weights at the end of ``epoch`` (the run's first: its start), with
@@ -377,10 +386,27 @@ class Session:
         return None if self.shown_epoch is None else self.epoch_store.get(self.shown_epoch)
 
     def keep_shown_epoch(self) -> None:
-        """The epoch on show became the model in use: it is live from now on, with its matrix."""
-        if self.shown_epoch is not None:
-            self.live_predictor, self.live_score = self.predictor, self.score
-            self.show_epoch(None)
+        """The epoch on show became the model in use: it is live from now on, with its matrix, and
+        the run ends there, as Continue carries on from it: its later epochs, snapshots and
+        history points are forgotten, and its end is the history's newest point."""
+        epoch = self.shown_epoch
+        if epoch is None:
+            return
+        end = self.epoch_store.metrics(epoch).get("progress", float(epoch))
+        self.epoch_store.keep_until(epoch)
+        self.snapshots.items = [item for item in self.snapshots.items if item[0] < end] + [(end, self.predictor)]
+        kept = [index for index, x in enumerate(self.history_x) if x < end]
+        self.history_x = [self.history_x[index] for index in kept]
+        self.history_probabilities = [self.history_probabilities[index] for index in kept]
+        self._to_rescore = [item for item in self._to_rescore if item[0] < end]
+        if self.history_stale:
+            self._to_rescore.append((end, self.predictor))
+        elif self.probabilities is not None:
+            self.history_x.append(end)
+            self.history_probabilities.append(self.probabilities)
+        self.live_predictor, self.live_score = self.predictor, self.score
+        self.show_epoch(None)
+        self._emit_history()
 
     def forget_epochs(self) -> None:
         """Back to live, the run's epochs forgotten (their spilled files deleted): a new run, or a model opened."""

@@ -43,6 +43,7 @@ class InspectController(QObject):
         self.activations, self.robustness, self.scrubber = activations, robustness, scrubber
         self.test_scorer = TestScorer(self)
         events = session.events
+        events.notice.connect(self._on_session_notice)
         events.input_changed.connect(self.eye.show_input)
         events.input_changed.connect(self.history.request_refresh)
         events.scored.connect(self.softmax.show_probabilities)
@@ -87,6 +88,10 @@ class InspectController(QObject):
 
     def _show_message(self, text: str) -> None:
         self.window.statusBar().showMessage(text, 5000)
+
+    def _on_session_notice(self, text: str) -> None:
+        """Something the user should know once (the Epochs slider could not keep every epoch)."""
+        self.window.statusBar().showMessage(text, 15000)
 
     def _on_training_predictor_changed(self, engine, trained_epochs: float) -> None:
         """A new weight snapshot (about three a second): re-score the drawing with it."""

@@ -202,6 +202,7 @@ class ModelController(QObject):
         self.unsaved = True
         self.use(state.predictor, self.path, epoch_metadata(self.metadata, state.epoch, state.metrics))
         self.session.keep_shown_epoch()
+        self.training.curves.cut_at(state.metrics.get("progress", float(state.epoch)))  # the run ends at this epoch now
         self.window.statusBar().showMessage(f"Epoch {state.epoch} is now the model in use — File → Save model keeps it", 8000)
         return True
 

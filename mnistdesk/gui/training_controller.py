@@ -140,6 +140,7 @@ class TrainingController(QObject):
             return False
         history = metadata.get("history") if isinstance(metadata.get("history"), dict) else {}
         done = len(history.get("loss", []))
+        self.curves.cut_at(done)  # the run carries on from the model in use's last epoch (an earlier one put to use)
         self.curves.extend_to(done + config.epochs, shrink=True)
         self._retry_with_sample = self._continue_on_sample
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, log_dir=self._run_log_dir(config)))
@@ -161,6 +162,7 @@ class TrainingController(QObject):
             batch_size=tuning.config.batch_size,
             learning_rate=tuning.config.learning_rate,
         )
+        self.curves.cut_at(len(history.get("loss", [])))
         self.curves.extend_to(len(history.get("loss", [])) + epochs, shrink=True)
         self._retry_with_sample = lambda: self.fine_tune(drawings, epochs, "sample")
         return self._launch(TrainingWorker(config, start_from=model if model is not None else path, history=history, fine_tuning=tuning))

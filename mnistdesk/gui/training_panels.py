@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QToolButton, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QStyle, QStyleOptionComboBox, QStylePainter, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
 from mnistdesk.net.live import LIVE_REFRESH_S, CurveBuffer, format_eta, log_ticks, tile_at, tile_slices, weight_mosaic
@@ -22,6 +22,10 @@ DATASET_LABELS = {
     "mnist": "MNIST (70,000, download 11 MB)",
     "fashion_mnist": "Fashion-MNIST (70,000, download 30 MB)",
 }
+#: What the closed Data box shows: its list, which opens wider, says the rest.
+DATASET_NAMES = {"sample": "Bundled sample", "pen": "Pen drawings", "sample+pen": "Sample + pen", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+#: An item's short name, shown by a closed :class:`ElidingComboBox` instead of its text.
+SHORT_NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 #: The Network box's data for "Custom…" and the prefix of a custom network's.
 EDIT_NETWORK = "edit…"
 CUSTOM_PREFIX = "custom:"
@@ -54,6 +58,28 @@ class DefaultableSpinBox(QDoubleSpinBox):
         return super().valueFromText(text)
 
 
+class ElidingComboBox(QComboBox):
+    """A combo box that shows its item's short name (else its text), ending in "…" when that is
+    still too long for the box (Qt cut a long text off mid-letter at the box's edge, as the Data
+    box's at 1024 px wide). Its list, as wide as its longest item, shows the whole texts."""
+
+    def shown_text(self) -> str:
+        """What the closed box shows."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self)
+        name = self.currentData(SHORT_NAME_ROLE) or self.currentText()
+        return self.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, field.width() - 4)  # the label's margins
+
+    def paintEvent(self, event) -> None:
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        option.currentText = self.shown_text()
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+
 class TrainPanel(QWidget):
     """Choices for a run, Train new / Continue / Pause / Stop, and progress with epoch, speed and ETA.
 
@@ -70,7 +96,7 @@ class TrainPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.architecture = QComboBox()
+        self.architecture = ElidingComboBox()
         for name in ARCHITECTURES:
             self.architecture.addItem(name, name)
             self.architecture.setItemData(self.architecture.count() - 1, ARCHITECTURE_TIPS[name], Qt.ItemDataRole.ToolTipRole)
@@ -83,11 +109,12 @@ class TrainPanel(QWidget):
         self.edit_network.setText("Edit…")
         self.edit_network.setToolTip("Open the network editor on this network: change its layers, or start from a lesson's network (Ctrl+Shift+N)")
         self.edit_network.clicked.connect(self.edit_network_requested)
-        self.dataset = QComboBox()
+        self.dataset = ElidingComboBox()
         for key, label in DATASET_LABELS.items():
             self.dataset.addItem(label, key)
-        self.dataset.setToolTip(DATASET_TIP)
+            self.dataset.setItemData(self.dataset.count() - 1, DATASET_NAMES[key], SHORT_NAME_ROLE)
         self.dataset.currentIndexChanged.connect(self._on_dataset_current_index_changed)
+        self._on_dataset_current_index_changed(self.dataset.currentIndex())
         for box in (self.architecture, self.dataset):  # long item texts must not widen the column
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
@@ -191,7 +218,7 @@ class TrainPanel(QWidget):
 
     def _on_dataset_current_index_changed(self, index: int) -> None:
         path = self.dataset.itemData(index, Qt.ItemDataRole.ToolTipRole)  # set for a dataset file only
-        self.dataset.setToolTip(path or DATASET_TIP)
+        self.dataset.setToolTip(path or f"{self.dataset.itemText(index)}\n{DATASET_TIP}")  # the whole name the box may shorten
 
     def chosen_optimizer(self) -> str | None:
         """The optimizer picked, or None for the network's default."""
@@ -327,6 +354,12 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
     #: The loss axis follows the bulk of the data: a short spike (a learning-rate mistake) is
     #: drawn but does not squash the curve for the rest of the run.
     LOSS_PERCENTILE = 98
+    #: A saved history is drawn with at most this many points a curve, evenly spread (more than
+    #: a plot has pixels across): point by point, a history of 1.9 M epochs froze the window 132 s.
+    MAX_HISTORY_POINTS = 2000
+    #: Validation dots kept on a plot; past it every other one goes, the newest kept (a dot per
+    #: epoch of a long run would draw one solid bar, and cost a symbol each).
+    MAX_DOTS = 100
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -396,21 +429,41 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
     def _fit_markers(self) -> None:
         """Validation dots no wider than the room between two epochs' dots: at 7 px, a
         60-epoch history drew one solid black bar along each plot."""
-        room = self.plots["accuracy"].getViewBox().width() / max(self.epochs, 1)
+        room = self.plots["accuracy"].getViewBox().width() / max(min(self.epochs, self.MAX_DOTS), 1)
         size = int(np.clip(0.7 * room, 3, 7))
         for marker in self.markers.values():
             marker.setSymbolSize(size)
 
     def show_history(self, history: dict | None) -> None:
-        """A saved model's per-epoch history, drawn as a run would have left it."""
+        """A saved model's per-epoch history, drawn as a run would have left it, in one pass
+        however long it is: a long one thinned to :attr:`MAX_HISTORY_POINTS` epochs evenly spread."""
         history = history if isinstance(history, dict) else {}
-        epochs = len(history.get("loss", []))
+        epochs = len(history["loss"]) if isinstance(history.get("loss"), list) else 0
         self.reset(max(epochs, 1))
-        for index in range(epochs):
-            values = {key: values[index] for key, values in history.items() if isinstance(values, list) and index < len(values)}
-            self.add_batch({**values, "progress": index + 1})
-            self.add_epoch({**values, "epoch": index + 1})
-        self.flush()
+        for key, buffer in self.buffers.items():
+            for x, value in zip(*_epoch_values(history.get(key), self.MAX_HISTORY_POINTS)):
+                buffer.append(x, value)
+            xs, ys = _epoch_values(history.get(f"val_{key}"), self.MAX_DOTS)
+            self.validation[key] = (list(xs), list(ys))
+            self.markers[key].setData(xs, ys)
+        self._on_redraw_timer_timeout()
+
+    def cut_at(self, end: float) -> None:
+        """Forget what was drawn after ``end`` epochs: an earlier epoch became the model in use,
+        and a continued run carries on from it."""
+        for key, buffer in self.buffers.items():
+            x, y = buffer.data()
+            kept = x <= end + 1e-9
+            x, y = x[kept], y[kept]  # copies: the buffer is refilled from them
+            buffer.clear()
+            for at, value in zip(x, y):
+                buffer.append(at, value)
+            xs, ys = self.validation[key]
+            kept_dots = [index for index, at in enumerate(xs) if at <= end + 1e-9]
+            self.validation[key] = ([xs[index] for index in kept_dots], [ys[index] for index in kept_dots])
+            self.markers[key].setData(*self.validation[key])
+        self.extend_to(max(end, 1), shrink=True)
+        self._on_redraw_timer_timeout()
 
     def mark_epoch(self, x: float | None) -> None:
         """A line at the epoch the scrubber shows (x in epochs); None: live, no line."""
@@ -436,6 +489,8 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
                 xs, ys = self.validation[key]
                 xs.append(float(info.get("progress", info["epoch"])))
                 ys.append(info[f"val_{key}"])
+                if len(xs) > self.MAX_DOTS:
+                    self.validation[key] = xs, ys = xs[:-1:2] + xs[-1:], ys[:-1:2] + ys[-1:]
                 self.markers[key].setData(xs, ys)
         self._on_redraw_timer_timeout()
 
@@ -476,6 +531,20 @@ class CurvesPanel(pg.GraphicsLayoutWidget):
             self.bottom_loss = 0.0
             self.plots["loss"].setYRange(0, top, padding=0)
             axis.setTicks(None)
+
+
+def _epoch_values(values: object, most: int) -> tuple[np.ndarray, np.ndarray]:
+    """A saved history's series as x (the epoch each value ends) and its finite values, at most
+    ``most`` of them evenly spread, the first and the last kept; only those are read."""
+    if not isinstance(values, list) or not values:
+        return np.zeros(0), np.zeros(0)
+    picked = np.unique(np.linspace(0, len(values) - 1, min(len(values), most)).round().astype(int))
+    try:
+        y = np.array([values[index] for index in picked], dtype=float)
+    except (TypeError, ValueError):  # a hand-edited file's series that are not numbers
+        return np.zeros(0), np.zeros(0)
+    finite = np.isfinite(y)
+    return picked[finite] + 1.0, y[finite]
 
 
 class WeightsPanel(pg.GraphicsLayoutWidget):

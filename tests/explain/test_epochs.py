@@ -3,6 +3,7 @@ as it was at any earlier epoch, and an earlier epoch made the model in use."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -92,11 +93,40 @@ def test_spilled_epochs_are_thinned_past_the_disk_budget_keeping_the_first_and_t
     assert_same_weights(store.get(kept[3]).predictor, dense_engine(16, kept[3]))
 
 
-def test_an_unwritable_disk_thins_the_epochs_instead_of_failing(tmp_path):
+def test_a_full_disk_keeps_the_promised_epochs_and_says_once_how_many_were_lost(tmp_path, monkeypatch):
+    """The spill folder full: epochs 0-25 of a 40-epoch run were dropped without a word, though
+    the run's start and its first epoch are promised kept."""
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    one_epoch = sum(w.nbytes for spec in dense_engine(16, 0).specs for w in spec.weights)
+    session = Session()
+    session.epoch_store = store = EpochStore(memory_budget=3 * one_epoch, parent=tmp_path)
+    monkeypatch.setattr(np, "savez", full_disk)
+    session.set_training(True)
+    for epoch in range(40):
+        session.record_epoch(epoch, dense_engine(16, epoch), None, {"progress": float(epoch)})
+    kept = store.epochs()
+    assert kept[:2] == (0, 1) and kept[-1] == 39, "the run's start, its first epoch and the newest"
+    assert store.memory_bytes <= store.memory_budget + 2 * one_epoch, "over the budget by the promised epochs at most"
+    for epoch in (0, 1, 39):
+        assert_same_weights(store.get(epoch).predictor, dense_engine(16, epoch))
+    notices = []
+    session.events.notice.connect(notices.append)
+    session.set_training(False)
+    (notice,) = notices
+    assert f"could not keep {40 - len(kept)} epochs" in notice and "No space left on device" in notice and "\n" not in notice
+    session.set_training(True)
+    session.set_training(False)
+    assert len(notices) == 1, "said once"
+
+
+def test_an_unwritable_folder_keeps_the_newest_epochs_in_memory(tmp_path):
     store = EpochStore(memory_budget=2 * 784 * 16 * 4, parent=tmp_path / "missing")
     for epoch in range(10):
         store.add(epoch, dense_engine(16, epoch), None, {})
-    assert store.memory_bytes <= store.memory_budget and store.epochs()[-1] == 9
+    assert store.epochs()[:2] == (0, 1) and store.epochs()[-1] == 9 and store.lost == 10 - len(store.epochs())
     assert_same_weights(store.get(9).predictor, dense_engine(16, 9))
 
 
@@ -182,6 +212,34 @@ def test_scrubbing_replays_verdict_matrix_and_kernel_while_live_updates_wait(sam
     session.show_epoch(None)
     assert session.predictor is engines[4] and session.score.split == "validation split after epoch 4"
     assert shown[-1] == (None, None, None) and positions[-1].shown is None
+
+
+def test_using_an_earlier_epoch_ends_the_run_there(sample):
+    """After Use this epoch the history still showed every epoch of the run: the model in use is
+    that epoch's, so the run ends there (Continue carries on from it)."""
+    shipped = load_predictor(paths.SHIPPED_MODEL_PATH)
+    engines = [perturbed(shipped, seed) for seed in range(4)]
+    drawing = sample.x_test[100] / 255.0
+    session = Session()
+    session.set_drawing(drawing)
+    session.start_run()
+    for epoch in range(4):
+        if epoch:
+            session.set_predictor(perturbed(engines[epoch], 10 + epoch), at_epoch=epoch - 0.5)  # a snapshot mid-epoch
+        session.set_predictor(engines[epoch], at_epoch=float(epoch))
+        session.record_epoch(epoch, engines[epoch], None, {"progress": float(epoch)})
+    positions = []
+    session.events.scrub_changed.connect(positions.append)
+    session.show_epoch(1)
+    session.keep_shown_epoch()
+    assert session.epoch_store.epochs() == (0, 1) and positions[-1].epochs == (0, 1) and positions[-1].shown is None
+    assert session.history_x == [0.0, 0.5, 1.0], "the history ends at the epoch in use"
+    np.testing.assert_allclose(session.history_probabilities[-1], engines[1].predict(drawing)[0], rtol=1e-6)
+    session.set_drawing(sample.x_test[101] / 255.0)  # a new drawing is re-scored with the snapshots up to that epoch
+    while not session.refresh_history():
+        pass
+    assert session.history_x == [0.0, 0.5, 1.0]
+    np.testing.assert_allclose(session.history_probabilities[-1], engines[1].predict(sample.x_test[101] / 255.0)[0], rtol=1e-6)
 
 
 # -- the window ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QProxyStyle, QStyle, QStyleOptionComboBox
 
 from mnistdesk.gui.app import configure_pyqtgraph
 from mnistdesk.gui.main_window import MainWindow
@@ -41,3 +42,45 @@ def test_layout_at_common_window_sizes(qtbot, tmp_path, sample, width, height):
     assert window.canvas.width() >= 0.35 * width and window.canvas.height() >= 0.5 * height
     shown = [label.sceneBoundingRect() for label in window.softmax.labels if label.textItem.toPlainText()]
     assert len(shown) >= 3 and not any(a.intersects(b) for i, a in enumerate(shown) for b in shown[i + 1 :]), "bar labels collide"
+
+
+class RecordingStyle(QProxyStyle):
+    """The window's style, noting the texts it draws in closed combo boxes."""
+
+    def __init__(self):
+        super().__init__("fusion")
+        self.labels: list[str] = []
+
+    def drawControl(self, element, option, painter, widget=None) -> None:
+        if element == QStyle.ControlElement.CE_ComboBoxLabel:
+            self.labels.append(option.currentText)
+        super().drawControl(element, option, painter, widget)
+
+
+def test_the_data_box_shows_each_name_whole_or_visibly_shortened_at_1024_by_640(qtbot, tmp_path):
+    """At 1024×640 the Data box cut its text off mid-word ("Bundled sample (5,000")."""
+    configure_pyqtgraph()
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), preload_tensorflow=False)
+    qtbot.addWidget(window)
+    window.resize(1024, 640)
+    window.show()
+    qtbot.waitExposed(window)
+    box = window.training.panel.dataset
+    mine = tmp_path / "handwriting of the whole class, autumn term, cleaned.npz"
+    window.training.panel.add_dataset_file(str(mine))
+    style = RecordingStyle()
+    box.setStyle(style)
+    option = QStyleOptionComboBox()
+    box.initStyleOption(option)
+    room = box.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, box).width()
+    for index in range(box.count()):
+        box.setCurrentIndex(index)
+        style.labels.clear()
+        box.grab()
+        (shown,) = style.labels
+        assert box.fontMetrics().horizontalAdvance(shown) <= room, f"{shown!r} is cut off"
+        if box.currentData() == str(mine):
+            assert shown.endswith("…") and box.toolTip() == str(mine), "shortened visibly, the whole in the tooltip"
+        else:
+            assert "…" not in shown or box.itemText(index).endswith("…"), f"a built-in dataset's name is whole: {shown!r}"
+            assert box.itemText(index) in box.toolTip(), "the tooltip says what the box does not"

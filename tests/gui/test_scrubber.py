@@ -131,3 +131,34 @@ def test_an_epoch_whose_end_weights_did_not_arrive_is_not_recorded(window):
     assert reached == []
     window.training._on_worker_epoch_done({"epoch": 3, "progress": 3.0, "weights_sent": True})
     assert [args[0] for args in reached] == [3]
+
+
+def test_after_use_this_epoch_the_curves_and_history_end_there_and_continue_carries_on_from_it(window, qtbot, sample):
+    """After Use this epoch the slider went to Live while the curves and the history still showed
+    every epoch of the run."""
+    window.canvas.set_background(np.kron(sample.x_test[0] / 255, np.ones((10, 10))))
+    window.show_dock(window.docks["history"])
+    window.training.panel.epochs.setValue(3)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.start()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    scrubber, curves, history = window.scrubber, window.training.curves, window.history
+    scrubber.slider.setValue(1)
+    scrubber.use_button.click()
+    assert window.session.shown_epoch is None and scrubber.label.text() == "Live — the model in use"
+    assert window.session.epoch_store.epochs() == (0, 1) and scrubber.slider.maximum() == 2, "Live is the epoch in use"
+    for key in ("loss", "accuracy"):
+        x, _ = curves.buffers[key].data()
+        assert len(x) and x[-1] <= 1 and curves.validation[key][0] == [1.0], "the curves end at epoch 1"
+        assert curves.plots[key].getViewBox().viewRange()[0][1] < 1.5
+    assert history.x[-1] == 1 and history.caption.text().startswith(f"{len(history.x)} snapshots, epoch 0.00 to 1.00: now ")
+    np.testing.assert_allclose(history.probabilities[-1], window.last_probabilities, rtol=1e-6)
+
+    window.training.panel.epochs.setValue(1)
+    with qtbot.waitSignal(window.training.model_trained, timeout=TIMEOUT_MS):
+        window.training.continue_training()
+    qtbot.waitUntil(lambda: not window.training.is_running(), timeout=TIMEOUT_MS)
+    assert len(window.models.metadata["history"]["loss"]) == 2
+    x, _ = curves.buffers["loss"].data()
+    assert np.all(np.diff(x) > 0) and x[-1] <= 2, "carried on from epoch 1, not from the run's end"
+    assert curves.validation["loss"][0] == [1.0, 2.0]

@@ -633,3 +633,36 @@ def test_declining_the_offline_fallback_leaves_the_model_in_use_and_its_curves(w
     assert panel.detail.text() == "" and "Not trained" in panel.status.text()
     assert "Loading" not in window.statusBar().currentMessage()
     assert points > 0
+
+
+def test_a_history_of_two_million_epochs_is_drawn_at_once(qtbot, monkeypatch):
+    """Opening a model whose history held 1.9 M points froze the window for 132 s: the curves
+    were drawn point by point. Now in one pass, thinned to what the plots can show."""
+    from mnistdesk.gui.training_panels import CurvesPanel
+
+    configure_pyqtgraph()
+    curves = CurvesPanel()
+    qtbot.addWidget(curves)
+    curves.resize(700, 300)
+    curves.show()
+    epochs = 2_000_000
+    falling = np.linspace(2.0, 0.05, epochs).tolist()
+    rising = np.linspace(0.1, 0.99, epochs).tolist()
+    history = {"loss": falling, "accuracy": rising, "val_loss": falling, "val_accuracy": rising}
+    drawn = []
+    for item in (*curves.raw.values(), *curves.smooth.values(), *curves.markers.values()):
+
+        def counted(*args, item=item, set_data=item.setData, **kwargs):
+            drawn.append(item)
+            assert len(drawn) < 50, "drawn point by point"
+            return set_data(*args, **kwargs)
+
+        monkeypatch.setattr(item, "setData", counted)
+    started = time.perf_counter()
+    curves.show_history(history)
+    assert time.perf_counter() - started < 5  # about 0.05 s here; generous for a loaded machine
+    x, loss = curves.buffers["loss"].data()
+    assert x[0] == 1 and x[-1] == epochs and loss[-1] == pytest.approx(0.05) and len(x) <= 4000
+    dots_x, dots_y = curves.markers["accuracy"].getData()
+    assert 10 <= len(dots_x) <= 200 and dots_x[-1] == epochs and dots_y[-1] == pytest.approx(0.99)
+    assert curves.epochs == epochs and curves.plots["loss"].getViewBox().viewRange()[0][1] >= epochs
