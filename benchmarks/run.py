@@ -158,13 +158,17 @@ def bench_training(rounds: int, epochs: int) -> dict:
     }
 
 
-def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) -> dict:
+def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int, launches: int) -> dict:
     """What a user feels while a model trains, and what the extras cost training.
 
     - ``draw_latency_ms_*``: a synthetic hand draws on the canvas (a stroke of mouse moves every
       16 ms, as a window system delivers them) while the app trains each network on 60,000
       MNIST-shaped digits; the delay from each move to the prediction bars having painted a
-      prediction that includes it. ``_idle``: the same hand before training (median of the runs).
+      prediction that includes it. ``_idle``: the same hand before training, after 1.5 s of
+      drawing to warm up (median of the runs). ``_startup``: the window as launched, the hand
+      writing digits (two strokes, then 2.5 s looking at the bars) from its first frame until
+      2 s after TensorFlow's background import has ended (median of the launches' p99s; the
+      worst launch's is ``_worst``).
     - ``fit_app_over_plain_ratio_p50_cnn``: as ``fit_app_over_plain_ratio_p50`` (dense), for the
       heaviest network, on 12,000 digits (one epoch each, interleaved pairs).
     - ``tensorboard_cost_ratio_p50``: ``fit`` time with the TensorBoard logger over without it,
@@ -180,6 +184,10 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int) ->
         results[f"draw_latency_ms_p99_{architecture}"] = round(run["draw_latency_ms_p99_training"], 1)
         results[f"draw_latency_ms_p50_{architecture}"] = round(run["draw_latency_ms_p50_training"], 1)
     results["draw_latency_ms_p99_idle"] = round(statistics.median(idle), 1)
+    startups = [train_probe(folder, "startup") for _ in range(launches)]
+    results["draw_latency_ms_p99_startup"] = round(statistics.median(run["draw_latency_ms_p99_startup"] for run in startups), 1)
+    results["draw_latency_ms_p99_startup_worst"] = round(max(run["draw_latency_ms_p99_startup"] for run in startups), 1)
+    results["tensorflow_background_import_s"] = round(statistics.median(run["tensorflow_background_import_s"] for run in startups), 2)
     runs, ratios = paired_fit_runs(folder, mnist_shaped_npz(folder, 3), rounds, "--architecture", "cnn")
     results["fit_samples_per_s_plain_cnn"] = round(statistics.median(r["samples_per_s"] for r in runs["plain"]))
     results["fit_app_over_plain_ratio_p50_cnn"] = round(statistics.median(ratios), 3)
@@ -405,6 +413,7 @@ def main() -> int:
     parser.add_argument("--train-epochs", type=int, default=2, help="epochs per training run")
     parser.add_argument("--draw-seconds", type=float, default=6.0, help="seconds of drawing per network (and as long idle)")
     parser.add_argument("--cnn-rounds", type=int, default=3, help="paired plain/app cnn training runs")
+    parser.add_argument("--startup-launches", type=int, default=3, help="launches drawn on from the first frame through TensorFlow's import")
     parser.add_argument("--tensorboard-pairs", type=int, default=5, help="paired runs with and without the TensorBoard logger")
     parser.add_argument("--memory-runs", type=int, default=20, help="Train presses in one window (memory)")
     parser.add_argument("--api-runs", type=int, default=12, help="training.train calls in one process (memory)")
@@ -418,7 +427,7 @@ def main() -> int:
         "memory": lambda args: bench_memory(args.memory_runs, args.api_runs, args.long_epochs),
         "training": lambda args: bench_training(args.train_rounds, args.train_epochs),
         "finetune": lambda args: bench_finetune(),
-        "responsiveness": lambda args: bench_responsiveness(args.draw_seconds, args.cnn_rounds, args.tensorboard_pairs),
+        "responsiveness": lambda args: bench_responsiveness(args.draw_seconds, args.cnn_rounds, args.tensorboard_pairs, args.startup_launches),
         "inspection": lambda args: bench_inspection(args.rounds),
         "saliency": lambda args: bench_saliency(args.rounds),
     }

@@ -6,6 +6,8 @@
   fires (the UI stall a user would feel) and the process's peak resident memory.
 - ``draw``: a synthetic hand draws on the canvas, first with the window idle, then while it
   trains; the delay from each mouse move to the prediction bars having painted it.
+- ``startup``: the window as launched (TensorFlow imported in the background, as the app does),
+  a synthetic hand writing digits from its first frame until the import has ended.
 - ``tensorboard``: ``fit`` with and without the TensorBoard logger, interleaved.
 """
 
@@ -172,19 +174,22 @@ def app(npz: str, config) -> dict:
 
 
 class DrawingHand:
-    """A synthetic user drawing on the canvas while the app trains: a thread posts mouse events
-    (press, a stroke of moves every 16 ms, release) as a window system would, stamped with the
-    time the hand moved; the GUI thread may handle them late. Each stroke starts on a cleared canvas.
+    """A synthetic user drawing on the canvas: a thread posts mouse events (press, a stroke of
+    moves every 16 ms, release) as a window system would, stamped with the time the hand moved;
+    the GUI thread may handle them late. Each stroke starts on a cleared canvas. It starts when
+    the window has painted its first frame: nobody draws on a window before it is on screen.
 
     The latency of a move is the time from the hand moving to the prediction bars having
     painted a prediction that includes it (the canvas's own 16 ms prediction throttle included).
+    ``strokes_per_digit``/``look_s``: after that many strokes the hand stops for ``look_s`` (a
+    person looking at the bars before the next digit); by default it never stops for long.
     """
 
     MOVE_INTERVAL_S = 0.016
     MOVES_PER_STROKE = 45  # a 0.7 s stroke
     GAP_S = 0.3  # between strokes: lift the pen, look at the bars
 
-    def __init__(self, window):
+    def __init__(self, window, strokes_per_digit: int = 0, look_s: float = 0.0):
         from PySide6.QtCore import QEvent, QObject
         from PySide6.QtGui import QPointingDevice
 
@@ -194,6 +199,8 @@ class DrawingHand:
         self.handled = self.predicted = self.painted = 0  # moves the GUI thread has got that far with
         self.drawing = threading.Event()
         self.finished = threading.Event()
+        self.on_screen = threading.Event()  # the window's first frame has been painted
+        self.strokes_per_digit, self.look_s = strokes_per_digit, look_s
         self.size = (self.canvas.width(), self.canvas.height())
         self.mouse = QPointingDevice.primaryPointingDevice()  # made here: it is a child of the application
         hand = self
@@ -207,6 +214,7 @@ class DrawingHand:
                         hand.canvas.clear()
                 elif event.type() == QEvent.Type.Paint:
                     hand.bars.viewportEvent(event)  # paint first, then count the moves now visible
+                    hand.on_screen.set()
                     hand._on_bars_painted()
                     return True
                 return False
@@ -245,6 +253,8 @@ class DrawingHand:
             point = QPointF(width * (0.5 + 0.25 * np.cos(angle)), height * (0.5 + 0.3 * np.sin(angle)))
             QCoreApplication.postEvent(self.canvas, QMouseEvent(kind, point, point, left if kind != QEvent.Type.MouseMove else Qt.MouseButton.NoButton, buttons, no_modifier, self.mouse))
 
+        self.on_screen.wait()
+        strokes = 0
         while not self.finished.is_set():
             post(QEvent.Type.MouseButtonPress, 0.0, left)
             due = time.perf_counter()
@@ -254,7 +264,9 @@ class DrawingHand:
                 self.moved_at.append(due)  # when the hand moved, however late this thread got here
                 post(QEvent.Type.MouseMove, step / self.MOVES_PER_STROKE * 0.9, left)
             post(QEvent.Type.MouseButtonRelease, 0.9, Qt.MouseButton.NoButton)
-            time.sleep(self.GAP_S)
+            strokes += 1
+            looking = self.strokes_per_digit and strokes % self.strokes_per_digit == 0
+            self.finished.wait(self.look_s if looking else self.GAP_S)
 
     def stop(self) -> None:
         self.finished.set()
@@ -303,7 +315,7 @@ def draw(npz: str, config, seconds: float) -> dict:
         window.training.run_started.connect(on_run_started)
         window.training.start()
 
-    measure("idle", start_training)
+    QTimer.singleShot(WARM_UP_MS, lambda: measure("idle", start_training))  # first frames and predictions settle
     application.exec()
     hand.stop()
     close_window(window)
@@ -312,10 +324,55 @@ def draw(npz: str, config, seconds: float) -> dict:
     return results
 
 
+#: The startup hand writes digits of this many strokes, then looks at the bars for LOOK_S.
+STROKES_PER_DIGIT, LOOK_S = 2, 2.5
+AFTER_IMPORT_S = 2.0  # the hand goes on this long after TensorFlow is ready
+
+
+def startup() -> dict:
+    """The window as the app launches it (TensorFlow imported in the background once the user
+    pauses), a hand writing digits from its first frame until AFTER_IMPORT_S after the import."""
+    from PySide6.QtCore import QSettings, QTimer
+
+    from mnistdesk.gui.app import create_app
+    from mnistdesk.gui.main_window import MainWindow
+
+    application = create_app()
+    window = MainWindow(settings=QSettings(os.path.join(os.environ["PROBE_DIR"], "startup.ini"), QSettings.Format.IniFormat))
+    window.resize(1280, 800)
+    window.show()
+    hand = DrawingHand(window, STROKES_PER_DIGIT, LOOK_S)
+    hand.drawing.set()
+    loader = window.tensorflow
+    imported: dict[str, float] = {}
+    loader.idle_timer.timeout.connect(lambda: imported.setdefault("started", time.perf_counter()))
+
+    def on_ready(seconds: float) -> None:
+        imported["seconds"] = seconds
+        QTimer.singleShot(round(AFTER_IMPORT_S * 1000), application.quit)
+
+    loader.ready.connect(on_ready)
+    loader.failed.connect(lambda message: application.quit())
+    application.exec()
+    hand.drawing.clear()
+    hand.stop()
+    close_window(window)
+    if "seconds" not in imported:
+        raise SystemExit("TensorFlow did not load")
+    latencies = np.asarray(hand.latencies) * 1000
+    return {
+        "draw_latency_ms_p50_startup": float(np.percentile(latencies, 50)),
+        "draw_latency_ms_p99_startup": float(np.percentile(latencies, 99)),
+        "draw_latency_ms_max_startup": float(np.max(latencies)),
+        "draw_moves_startup": len(latencies),
+        "tensorflow_background_import_s": imported["seconds"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("plain", "app", "draw", "tensorboard"))
-    parser.add_argument("npz")
+    parser.add_argument("mode", choices=("plain", "app", "draw", "tensorboard", "startup"))
+    parser.add_argument("npz", nargs="?", default="sample")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--architecture", default="dense")
     parser.add_argument("--seconds", type=float, default=10.0, help="draw mode: seconds of drawing idle, then as long while training")
@@ -324,7 +381,9 @@ def main() -> int:
     from mnistdesk.net.models import TrainConfig
 
     config = TrainConfig(args.architecture, args.npz, epochs=args.epochs, batch_size=128, optimizer="rmsprop" if args.architecture == "dense" else None, seed=0)
-    if args.mode == "draw":
+    if args.mode == "startup":
+        result = startup()
+    elif args.mode == "draw":
         result = draw(args.npz, config, args.seconds)
     elif args.mode == "tensorboard":
         result = tensorboard(args.npz, config, args.pairs)

@@ -25,6 +25,7 @@ from mnistdesk.gui.network_controller import NetworkController
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
 from mnistdesk.gui.saliency_controller import SaliencyController
 from mnistdesk.gui.scrubber_panel import ScrubberPanel
+from mnistdesk.gui.status_bar import StatusBar
 from mnistdesk.gui.teach_controller import TeachController
 from mnistdesk.gui.teach_panel import TeachPanel
 from mnistdesk.gui.tensorflow_loader import TensorFlowLoader
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
     def __init__(self, model_path: Path | None = None, settings: QSettings | None = None, preload_tensorflow: bool = True, personal_dir: Path | None = None):
         super().__init__()
         self.setAcceptDrops(True)
+        self.setStatusBar(StatusBar(self))
         self.settings = settings or QSettings()
         self.session = Session()  # the drawing's input, the predictor and what the panels show
         self.canvas = DrawingCanvas()
