@@ -190,7 +190,7 @@ class DrawingHand:
     GAP_S = 0.3  # between strokes: lift the pen, look at the bars
 
     def __init__(self, window, strokes_per_digit: int = 0, look_s: float = 0.0):
-        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtCore import QEvent, QObject, QTimer
         from PySide6.QtGui import QPointingDevice
 
         self.window, self.canvas = window, window.canvas
@@ -214,7 +214,8 @@ class DrawingHand:
                         hand.canvas.clear()
                 elif event.type() == QEvent.Type.Paint:
                     hand.bars.viewportEvent(event)  # paint first, then count the moves now visible
-                    hand.on_screen.set()
+                    if not hand.on_screen.is_set():  # once the rest of this first frame is painted too
+                        QTimer.singleShot(0, hand.on_screen.set)
                     hand._on_bars_painted()
                     return True
                 return False

@@ -8,13 +8,22 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import gc
+import shutil
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnistdesk.data.datasets import Dataset, load_dataset
+
+#: How long a test's teardown waits for a Qt thread it left running (a fine-tuning still drawing
+#: the pen digits on a loaded machine) before failing it: a running thread destroyed with its
+#: window in a later test aborts the whole run.
+LEAKED_THREAD_WAIT_MS = 300_000
+#: Threads that did not end even then: kept from being destroyed while they run.
+_unfinished_threads = []
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +64,9 @@ def collect_garbage_after_test():
 
 @pytest.fixture(autouse=True)
 def no_leaked_threads():
-    """Fail any test that leaves a QThread running or a QTimer active (napari's rule)."""
+    """Fail any test that leaves a QThread running or a QTimer active (napari's rule). The test
+    fails alone: its threads are waited for (and its timers stopped) here, so that none is
+    destroyed running, or fires, in the next test."""
     yield
     try:
         from PySide6.QtCore import QThread, QTimer
@@ -65,9 +76,25 @@ def no_leaked_threads():
     app = QApplication.instance()
     if app is None:
         return
-    leaked = [obj for obj in _all_qobjects(app) if isinstance(obj, QThread) and obj.isRunning()]
-    leaked += [obj for obj in _all_qobjects(app) if isinstance(obj, QTimer) and obj.isActive()]
-    assert not leaked, f"test left Qt threads or timers running: {[(o, o.objectName(), o.parent()) for o in leaked]}"
+    threads = [obj for obj in _all_qobjects(app) if isinstance(obj, QThread) and obj.isRunning()]
+    timers = [obj for obj in _all_qobjects(app) if isinstance(obj, QTimer) and obj.isActive()]
+    leaked = [(o, o.objectName(), o.parent()) for o in threads + timers]
+    for timer in timers:
+        timer.stop()
+    for thread in threads:
+        thread.quit()
+        if not thread.wait(LEAKED_THREAD_WAIT_MS):
+            thread.setParent(None)
+            _unfinished_threads.append(thread)
+    assert not leaked, f"test left Qt threads or timers running: {leaked}"
+
+
+def join_window_threads(window) -> None:
+    """A test window's teardown: stop its background work and wait for every thread of it, even
+    after a failed test (a fine-tuning still drawing the pen digits cannot be interrupted)."""
+    window.training.shutdown()
+    window.teaching.stop()
+    window.wait_for_threads()
 
 
 def _all_qobjects(app):
@@ -87,6 +114,36 @@ def sample() -> Dataset:
 def tiny(sample) -> Dataset:
     """256 training and 100 test digits of the real sample: enough to see learning, fast to fit."""
     return Dataset("tiny", sample.x_train[:256], sample.y_train[:256], sample.x_test[:100], sample.y_test[:100])
+
+
+#: The pen trajectories a test's ``pen`` dataset is drawn from: all 7,494 take 30-80 s to draw
+#: (minutes on a loaded machine), and a window's fine-tuning works the same on fewer.
+TEST_PEN_DIGITS = 400
+
+
+@pytest.fixture(scope="session")
+def drawn_pen_digits(tmp_path_factory) -> Path:
+    """A ``pen`` dataset cache file, drawn once for the whole run from the first
+    :data:`TEST_PEN_DIGITS` trajectories, as the app draws them."""
+    from mnistdesk.base import paths
+    from mnistdesk.data import pen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("pen_keras_home")))
+        digits = pen.load_digits()[:TEST_PEN_DIGITS]
+        patch.setattr(pen, "load_digits", lambda: digits)
+        load_dataset("pen")
+        [cache] = paths.datasets_dir().glob("mnistdesk-pen-*.npz")
+    return cache
+
+
+@pytest.fixture
+def pen_digits_cached(keras_home, drawn_pen_digits) -> None:
+    """This test's KERAS_HOME holds a ``pen`` dataset as if drawn on a first use: a test that
+    trains on ``pen`` or ``sample+pen`` (the shipped model's data) does not draw the digits
+    within its waits (each test's KERAS_HOME starts empty)."""
+    (keras_home / "datasets").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(drawn_pen_digits, keras_home / "datasets" / drawn_pen_digits.name)
 
 
 @pytest.fixture
@@ -113,7 +170,7 @@ def quick_training_window(qtbot, tmp_path, tiny_npz, monkeypatch):
     window.show()
     train_tiny_dense(window.training.panel, tiny_npz)
     yield window
-    window.training.shutdown()
+    join_window_threads(window)
 
 
 def train_tiny_dense(panel, npz) -> None:

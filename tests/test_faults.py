@@ -395,7 +395,7 @@ def test_bad_metadata_never_stops_the_window(window, tmp_path, qtbot):
     model = rebuilt_model(tmp_path / "odd.keras", {"mnistdesk.json": metadata_with(test_accuracy="ninety", class_names=["x"])})
     open_and_wait(window, qtbot, model)
     assert "test accuracy" not in window.models.label.text() and "test split" not in window.models.label.text()
-    assert "'test_accuracy' ignored" in window.statusBar().currentMessage()
+    assert "'test_accuracy' ignored" in window.statusBar().full_message()
     window.canvas.set_background(np.pad(np.ones((200, 20), np.float32), ((40, 40), (130, 130))))
     window.drawing.predict_now()
     assert window.last_probabilities is not None and window.softmax.class_names[1] == "1"

@@ -2,16 +2,20 @@
 
 Each drawing is kept twice, in the folder layout Keras's ``image_dataset_from_directory``
 reads (``<digit>/<name>.png``): the canvas as drawn under ``drawings/`` and the 28×28 model
-input it gave under ``inputs/``. Every file is written atomically, so a crash loses at most the
-drawing being saved. Folders of labelled images from elsewhere (any size, dark on light or
-light on dark) are read through the same preprocessing as an opened image. No Qt here: the
-caller passes the folder (the app: its data location; the CLI: ``--drawings``).
+input it gave under ``inputs/``. Keeping one is all or nothing: both files are written
+atomically, the input last (a drawing is listed by its input), and what a killed process left
+half-done is removed by :meth:`PersonalDrawings.tidy` at the next start. Folders of labelled
+images from elsewhere (any size, dark on light or light on dark) are read through the same
+preprocessing as an opened image. No Qt here: the caller passes the folder (the app: its data
+location; the CLI: ``--drawings``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +34,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 #: A labelled folder is read up to this many images: fine-tuning wants dozens, not a dataset.
 MAX_FOLDER_IMAGES = 5000
 NO_LABELLED_IMAGES = "no labelled images found; put each digit's images in a folder named after it (0/, 1/, … 9/)"
+#: The name :meth:`PersonalDrawings.add` gives a drawing's two files: the time it was kept.
+KEPT_NAME = re.compile(r"\d{8}-\d{6}-\d{9}\.png")
+#: The temporary file that :func:`mnistdesk.base.files.replacing` writes before it becomes one of them.
+KEPT_TEMPORARY = re.compile(r"\.\d{8}-\d{6}-\d{9}\.png\.\d+-\w+\.png")
+#: A half-kept drawing's files are this old at least before they are taken for leftovers: keeping
+#: one takes milliseconds, and another window sharing the folder may be keeping one right now.
+LEFTOVER_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,19 @@ class LabelledImages:
     problems: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class FolderAdded:
+    """What *Add folder* did: the drawings it kept and their model inputs (N, 28, 28) uint8, how
+    many images it found, one line per file it could not use, and why it stopped before the end
+    (a full disk), if it did: what it kept before stays kept and is counted."""
+
+    entries: tuple[PersonalDrawing, ...]
+    images: np.ndarray
+    found: int
+    problems: tuple[str, ...] = ()
+    stopped: str | None = None
+
+
 class PersonalDrawings:
     """A folder of the user's labelled drawings (created on the first drawing added)."""
 
@@ -70,14 +94,24 @@ class PersonalDrawings:
         while entry.model_input.exists() or entry.drawing.exists():  # a coarse clock (Windows): never overwrite
             nanoseconds += 1
             entry = self._entry(int(label), f"{stamp}-{nanoseconds:09d}")
-        _write_png(entry.drawing, 255 - _as_uint8(drawing))  # dark ink on white, as people expect to see it
-        _write_png(entry.model_input, _as_uint8(model_input))  # as the model sees it: bright on dark
+        shown = _png(255 - _as_uint8(drawing))  # dark ink on white, as people expect to see it
+        seen = _png(_as_uint8(model_input))  # as the model sees it: bright on dark
+        try:
+            with replacing(entry.model_input, suffix=".png") as input_tmp:
+                with replacing(entry.drawing, suffix=".png") as drawing_tmp:
+                    drawing_tmp.write_bytes(shown)
+                    input_tmp.write_bytes(seen)
+                # The drawing is in place; its input, renamed last, makes it a kept drawing.
+        except BaseException:  # a full disk, Ctrl+C: never a drawing without its input
+            with contextlib.suppress(OSError):
+                entry.drawing.unlink(missing_ok=True)
+            raise
         return entry
 
-    def add_folder(self, folder: str | os.PathLike, mode: str = "mnist", progress: Callable[[int, int], bool] | None = None) -> tuple[int, list[str]]:
+    def add_folder(self, folder: str | os.PathLike, mode: str = "mnist", progress: Callable[[int, int], bool] | None = None) -> FolderAdded:
         """Copy a folder of labelled images (``<digit>/`` of any size, any polarity) into the
-        store, each through the preprocessing; returns how many were added and one line per
-        file that could not be. ``progress(done, total)`` returning False stops early."""
+        store, each through the preprocessing. ``progress(done, total)`` returning False stops
+        early; so does a file that cannot be written (a full disk)."""
         folder = Path(folder)
         if not _is_folder(folder):
             raise ImageFileError(f"{folder}: no such folder")
@@ -85,7 +119,7 @@ class PersonalDrawings:
         paths = list(_labelled_paths(folder, problems))
         if not paths:
             raise ImageFileError(f"{folder}: {NO_LABELLED_IMAGES}")
-        added = 0
+        added, images, stopped = [], [], None
         for done, (label, path) in enumerate(paths):
             if progress is not None and not progress(done, len(paths)):
                 break
@@ -94,32 +128,63 @@ class PersonalDrawings:
             except ImageFileError as error:
                 problems.append(str(error))
                 continue
-            self.add(label, ink, image)
-            added += 1
-        return added, problems
+            try:
+                added.append(self.add(label, ink, image))
+            except OSError as error:
+                stopped = f"cannot write to {self.root}: {error.strerror or error}"
+                break
+            images.append(image)
+        return FolderAdded(tuple(added), _stacked(images), len(paths), tuple(problems), stopped)
 
     def remove(self, entry: PersonalDrawing) -> None:
-        """Delete a drawing's two files."""
-        entry.drawing.unlink(missing_ok=True)
+        """Delete a drawing's two files, its input first: from then on it is no longer listed."""
         entry.model_input.unlink(missing_ok=True)
+        entry.drawing.unlink(missing_ok=True)
+
+    def may_hold_drawings(self) -> bool:
+        """False only when nothing was ever kept here (no inputs folder): nothing to read or tidy."""
+        try:
+            return (self.root / INPUTS_DIR).exists()
+        except OSError:  # a locked parent: reading it says so
+            return True
 
     def entries(self) -> list[PersonalDrawing]:
         """Every stored drawing with its model input, oldest first within each digit."""
-        found = []
+        return self._listing()[0]
+
+    def tidy(self, older_than_s: float = LEFTOVER_AFTER_S) -> list[Path]:
+        """Remove what a killed process left half-done while keeping drawings: temporary files,
+        and a drawing or an input without the other. Only files named as :meth:`add` names them,
+        and only ones older than ``older_than_s`` (another window may be keeping one right now);
+        a digit whose two folders cannot both be listed is left alone. Returns what went."""
+        cutoff = time.time() - older_than_s
+        removed = []
         for label in range(10):
-            folder = self.root / INPUTS_DIR / str(label)
-            if folder.is_dir():
-                found += [self._entry(label, path.stem) for path in sorted(folder.glob("*.png"))]
-        return found
+            folders = [self.root / kind / str(label) for kind in (DRAWINGS_DIR, INPUTS_DIR)]
+            drawings, inputs = (_plain_files(folder) for folder in folders)
+            for folder, files, others in ((folders[0], drawings, inputs), (folders[1], inputs, drawings)):
+                for name, plain in (files or {}).items():
+                    half_kept = others is not None and KEPT_NAME.fullmatch(name) is not None and name not in others
+                    path = folder / name
+                    if plain and (half_kept or KEPT_TEMPORARY.fullmatch(name)) and _older_than(path, cutoff):
+                        with contextlib.suppress(OSError):
+                            path.unlink()
+                            removed.append(path)
+        return removed
 
     def arrays(self) -> LabelledImages:
         """The stored model inputs as arrays (as the canvas made them, not re-processed)."""
         return self.read()[1]
 
-    def read(self) -> tuple[list[PersonalDrawing], LabelledImages]:
-        """The drawings whose model input could be read, and those inputs (in the same order)."""
-        entries, images, labels, problems = [], [], [], []
-        for entry in self.entries():
+    def read(self, cancelled: Callable[[], bool] = lambda: False) -> tuple[list[PersonalDrawing], LabelledImages]:
+        """The drawings whose model input could be read, and those inputs (in the same order),
+        with one line per input or digit folder that could not be. Stops early, with what it has
+        read, once ``cancelled()`` is true (a window closing while it reads thousands)."""
+        listed, problems = self._listing()
+        entries, images, labels = [], [], []
+        for entry in listed:
+            if cancelled():
+                break
             try:
                 images.append(self.read_input(entry))
             except ImageFileError as error:
@@ -132,6 +197,24 @@ class PersonalDrawings:
     def read_input(self, entry: PersonalDrawing) -> np.ndarray:
         """A stored drawing's 28×28 model input (uint8), checked as any file is."""
         return _read_input(entry.model_input)
+
+    def _listing(self) -> tuple[list[PersonalDrawing], list[str]]:
+        """The stored inputs by digit and name, and one line per digit folder that cannot be
+        listed (a locked one is named, not skipped in silence). Hidden files (a save's
+        temporary file) are never drawings."""
+        found, problems = [], []
+        for label in range(10):
+            folder = self.root / INPUTS_DIR / str(label)
+            try:
+                with os.scandir(folder) as items:
+                    names = sorted(item.name for item in items if item.name.endswith(".png") and not item.name.startswith("."))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as error:
+                problems.append(f"{folder}: cannot be read ({error.strerror or error}); the {label}s in it are left out")
+                continue
+            found += [self._entry(label, name[: -len(".png")]) for name in names]
+        return found, problems
 
     def _entry(self, label: int, name: str) -> PersonalDrawing:
         return PersonalDrawing(label, name, self.root / DRAWINGS_DIR / str(label) / f"{name}.png", self.root / INPUTS_DIR / str(label) / f"{name}.png")
@@ -196,8 +279,29 @@ def _labelled_paths(folder: Path, problems: list[str]) -> Iterable[tuple[int, Pa
 
 
 def _labelled(images: list[np.ndarray], labels: list[int], problems: list[str]) -> LabelledImages:
-    stacked = np.stack(images) if images else np.empty((0, 28, 28), np.uint8)
-    return LabelledImages(stacked, np.array(labels, np.uint8), tuple(problems))
+    return LabelledImages(_stacked(images), np.array(labels, np.uint8), tuple(problems))
+
+
+def _stacked(images: list[np.ndarray]) -> np.ndarray:
+    return np.stack(images) if images else np.empty((0, 28, 28), np.uint8)
+
+
+def _plain_files(folder: Path) -> dict[str, bool] | None:
+    """Every name in ``folder``, and whether it is a plain file (links and folders are never ours
+    to remove); None when it cannot be listed (missing or locked): then nothing in it, or matched
+    against it, is removed."""
+    try:
+        with os.scandir(folder) as items:
+            return {item.name: item.is_file(follow_symlinks=False) for item in items}
+    except OSError:
+        return None
+
+
+def _older_than(path: Path, cutoff: float) -> bool:
+    try:
+        return path.lstat().st_mtime < cutoff
+    except OSError:
+        return False
 
 
 def _read_input(path: Path) -> np.ndarray:
@@ -214,8 +318,7 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def _write_png(path: Path, pixels: np.ndarray) -> None:
+def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-    with replacing(path, suffix=".png") as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    return buffer.getvalue()

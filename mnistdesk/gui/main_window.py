@@ -344,6 +344,7 @@ class MainWindow(QMainWindow):
         self.drawing.stop()
         self.saliency.stop()
         self.inspect.stop()  # the test scoring ends within a batch; wait_for_threads waits for it
+        self.teaching.stop()  # reading the kept drawings ends within a file
         self.statusBar().clearMessage()  # stops the message's own timeout timer
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
@@ -355,6 +356,7 @@ class MainWindow(QMainWindow):
         process). A TensorFlow import cannot be interrupted; everything else ends at once."""
         self.training.shutdown(0)  # in case the app quit without closing the window
         self.inspect.test_scorer.shutdown()
+        self.teaching.stop()
         for thread in (self.training.thread, self.tensorflow.thread, self.models.loader_thread):
             if thread is not None:
                 thread.quit()

@@ -15,6 +15,12 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.permanent: list[QWidget] = []
+        self.messageChanged.connect(self._on_message_changed)
+        self._full = ""
+
+    def full_message(self) -> str:
+        """The message on show as it was given, before any shortening ("" when none)."""
+        return self._full if self.currentMessage() else ""
 
     def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
         self.permanent.append(widget)
@@ -26,3 +32,8 @@ class StatusBar(QStatusBar):
         shown = self.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight, max(room, 0)) if room > 0 else message
         self.setToolTip(message if shown != message else "")
         super().showMessage(shown, timeout)
+        self._full = message
+
+    def _on_message_changed(self, text: str) -> None:
+        if not text:  # timed out or cleared: the tooltip went with it
+            self.setToolTip("")

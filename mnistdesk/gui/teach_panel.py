@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QObject, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QListView, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from mnistdesk.data.personal import PersonalDrawing
 from mnistdesk.gui.inspect_panels import digit_icon
@@ -41,6 +42,67 @@ class DigitKeys(QObject):
         return False
 
 
+class KeptDrawings(QAbstractListModel):
+    """The gallery's rows: the kept drawings by digit and name, each shown by its 28×28 input.
+    Icons are made only for the rows on screen: twenty thousand of them, made up front, took
+    seconds and hundreds of megabytes."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.entries: list[PersonalDrawing] = []
+        self.images: list[np.ndarray] = []
+        self.keys: list[tuple[int, str]] = []  # (digit, name) of each row: the gallery's order
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.entries)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self.entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return str(entry.label)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return digit_icon(self.images[index.row()], THUMBNAIL_PX)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}")  # a file name: plain text
+        return None
+
+    def reset(self, entries: Sequence[PersonalDrawing], images: Sequence[np.ndarray]) -> None:
+        """These rows instead, sorted as the gallery shows them."""
+        rows = sorted(zip(entries, images), key=lambda row: _key(row[0]))
+        self.beginResetModel()
+        self.entries, self.images = [entry for entry, _ in rows], [image for _, image in rows]
+        self.keys = [_key(entry) for entry in self.entries]
+        self.endResetModel()
+
+    def add(self, entries: Sequence[PersonalDrawing], images: Sequence[np.ndarray]) -> None:
+        """Rows for drawings just kept, each in its place; one already here is not added twice."""
+        known = set(self.keys)
+        new = [(entry, image) for entry, image in zip(entries, images) if _key(entry) not in known]
+        if len(new) == 1:  # one kept drawing: the selection stays
+            [(entry, image)] = new
+            row = bisect.bisect_left(self.keys, _key(entry))
+            self.beginInsertRows(QModelIndex(), row, row)
+            self.entries.insert(row, entry)
+            self.images.insert(row, image)
+            self.keys.insert(row, _key(entry))
+            self.endInsertRows()
+        elif new:  # a folder's worth: one reset, not thousands of insertions
+            self.reset([*self.entries, *(entry for entry, _ in new)], [*self.images, *(image for _, image in new)])
+
+    def remove(self, entries: Sequence[PersonalDrawing]) -> None:
+        gone = {_key(entry) for entry in entries}
+        kept = [row for row, key in enumerate(self.keys) if key not in gone]
+        if len(kept) == len(self.keys) - 1:  # one taken back: the selection stays
+            row = next(row for row, key in enumerate(self.keys) if key in gone)
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self.entries[row], self.images[row], self.keys[row]
+            self.endRemoveRows()
+        elif len(kept) < len(self.keys):
+            self.reset([self.entries[row] for row in kept], [self.images[row] for row in kept])
+
+
 class TeachPanel(QWidget):
     """Ten label buttons, a gallery of the labelled drawings, and Fine-tune."""
 
@@ -52,8 +114,9 @@ class TeachPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.entries: list[PersonalDrawing] = []
+        self.drawings = KeptDrawings(self)
         self.busy = False
+        self.reading = False  # the gallery waits for the drawings to be read
         self.showing_progress = False  # the result line shows a run's progress, not a result
         buttons = QGridLayout()
         self.label_buttons = []
@@ -66,13 +129,16 @@ class TeachPanel(QWidget):
             self.label_buttons.append(button)
         self.counts = QLabel()
         self.counts.setWordWrap(True)
-        self.gallery = QListWidget()
-        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery = QListView()
+        self.gallery.setModel(self.drawings)
+        self.gallery.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery.setMovement(QListView.Movement.Static)
+        self.gallery.setUniformItemSizes(True)  # thousands of rows are laid out without asking each one
         self.gallery.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
-        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.gallery.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.gallery.setToolTip("Your labelled drawings, as the model sees them.\nDouble-click one to put it on the canvas; select some and press Delete to remove them.")
-        self.gallery.itemDoubleClicked.connect(self._on_gallery_item_double_clicked)
+        self.gallery.doubleClicked.connect(self._on_gallery_double_clicked)
         QShortcut(QKeySequence.StandardKey.Delete, self.gallery, self._on_delete_shortcut_activated, context=Qt.ShortcutContext.WidgetShortcut)
         self.delete_button = QPushButton("Delete selected")
         self.delete_button.clicked.connect(self._on_delete_shortcut_activated)
@@ -116,31 +182,44 @@ class TeachPanel(QWidget):
         layout.addWidget(self.result)
         self.show_drawings([], [])
 
+    @property
+    def entries(self) -> list[PersonalDrawing]:
+        """The drawings in the gallery, by digit, oldest first."""
+        return self.drawings.entries
+
+    def show_reading(self) -> None:
+        """The drawings are being read: the counts say so and Fine-tune waits for them."""
+        self.reading = True
+        self.counts.setText("Reading your drawings…")
+        self._enable_fine_tune()
+
     def show_drawings(self, entries: Sequence[PersonalDrawing], inputs: Sequence[np.ndarray]) -> None:
         """The stored drawings and their 28×28 inputs (uint8), by digit, oldest first."""
-        self.entries = list(entries)
-        self.gallery.clear()
-        for entry, image in zip(entries, inputs):
-            self.gallery.addItem(_item(entry, image))
+        self.reading = False
+        self.drawings.reset(entries, inputs)
         self._show_counts()
 
-    def add_drawing(self, entry: PersonalDrawing, image: np.ndarray) -> None:
-        """One drawing just kept, in its place among the others (the rest are not read again)."""
-        index = bisect.bisect([(kept.label, kept.name) for kept in self.entries], (entry.label, entry.name))
-        self.entries.insert(index, entry)
-        self.gallery.insertItem(index, _item(entry, image))
+    def add_drawings(self, entries: Sequence[PersonalDrawing], inputs: Sequence[np.ndarray]) -> None:
+        """Drawings just kept, each in its place among the others (the rest are not read again)."""
+        self.drawings.add(entries, inputs)
+        self._show_counts()
+
+    def remove_drawings(self, entries: Sequence[PersonalDrawing]) -> None:
+        self.drawings.remove(entries)
         self._show_counts()
 
     def _show_counts(self) -> None:
         entries = self.entries
+        self.delete_button.setEnabled(bool(entries))
+        self._enable_fine_tune()
+        if self.reading:  # a count now would be of the drawings kept meanwhile, not of all
+            return
         per_digit = np.bincount([entry.label for entry in entries], minlength=10)
         per_digit_text = " · ".join(f"{digit}s: {count}" for digit, count in enumerate(per_digit) if count)
         self.counts.setText(f"{drawings_count(len(entries))} — {per_digit_text}" if entries else "No labelled drawings yet.")
-        self.delete_button.setEnabled(bool(entries))
-        self._enable_fine_tune()
 
     def _enable_fine_tune(self) -> None:
-        self.fine_tune_button.setEnabled(not self.busy and len(self.entries) >= FINE_TUNE_MIN_DRAWINGS)
+        self.fine_tune_button.setEnabled(not self.busy and not self.reading and len(self.entries) >= FINE_TUNE_MIN_DRAWINGS)
 
     def set_folder(self, folder: str) -> None:
         """Where the drawings are kept, in the counts' tooltip (plain text: a user's path)."""
@@ -165,11 +244,11 @@ class TeachPanel(QWidget):
         self.result.setText(text)
         self.showing_progress = False
 
-    def _on_gallery_item_double_clicked(self, item: QListWidgetItem) -> None:
-        self.drawing_opened.emit(self.entries[self.gallery.row(item)])
+    def _on_gallery_double_clicked(self, index: QModelIndex) -> None:
+        self.drawing_opened.emit(self.entries[index.row()])
 
     def _on_delete_shortcut_activated(self) -> None:
-        chosen = [self.entries[index.row()] for index in self.gallery.selectedIndexes()]
+        chosen = [self.entries[index.row()] for index in self.gallery.selectionModel().selectedIndexes()]
         if chosen:
             self.delete_requested.emit(chosen)
 
@@ -179,7 +258,6 @@ def drawings_count(count: int) -> str:
     return f"{count} drawing" + ("" if count == 1 else "s")
 
 
-def _item(entry: PersonalDrawing, image: np.ndarray) -> QListWidgetItem:
-    item = QListWidgetItem(digit_icon(image, THUMBNAIL_PX), str(entry.label))
-    item.setToolTip(plain(f"a {entry.label}, saved {entry.name[:8]} {entry.name[9:15]}"))  # a file name: plain text
-    return item
+def _key(entry: PersonalDrawing) -> tuple[int, str]:
+    """Where a drawing goes in the gallery: by digit, then by name (the time it was kept)."""
+    return entry.label, entry.name

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +17,7 @@ from PIL import Image
 
 from mnistdesk.base import paths
 from mnistdesk.cli import main
-from mnistdesk.data.personal import LabelledImages, PersonalDrawings, read_labelled_folder
+from mnistdesk.data.personal import LEFTOVER_AFTER_S, LabelledImages, PersonalDrawings, read_labelled_folder
 from mnistdesk.ink.imagefile import ImageFileError
 from mnistdesk.net.models import DEFAULT_VALIDATION_FRACTION, FineTuneConfig, read_metadata
 from mnistdesk.net.training import split_validation
@@ -61,6 +68,82 @@ def test_a_crash_while_saving_loses_nothing_already_saved(tmp_path, monkeypatch)
     monkeypatch.undo()
     assert [entry.label for entry in store.entries()] == [3]
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and "4" in p.parent.name) == []  # no half-written file
+
+
+def test_keeping_a_drawing_is_all_or_nothing(tmp_path, monkeypatch):
+    """A failure between its two files (a full disk) left the drawing without its 28×28 input."""
+    store = PersonalDrawings(tmp_path)
+    kept = store.add(3, _ink(0), np.ones((28, 28), np.float32))
+    replace = os.replace
+
+    def disk_full_for_inputs(source, target):
+        if (tmp_path / "inputs") in Path(target).parents:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return replace(source, target)
+
+    monkeypatch.setattr(os, "replace", disk_full_for_inputs)
+    with pytest.raises(OSError, match="No space"):
+        store.add(4, _ink(1), np.ones((28, 28), np.float32))
+    monkeypatch.undo()
+    assert store.entries() == [kept]
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted([kept.drawing, kept.model_input])
+
+
+KEEP_AND_DIE = """
+import os, signal, sys
+import numpy as np
+from mnistdesk.data.personal import PersonalDrawings
+
+renamed, rename = [], os.replace
+
+def replace(source, target):
+    if len(renamed) == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    renamed.append(target)
+    rename(source, target)
+
+os.replace = replace
+PersonalDrawings(sys.argv[1]).add(4, np.ones((280, 280)), np.ones((28, 28)))
+"""
+
+
+@pytest.mark.parametrize("renames_before_the_kill", [0, 1])
+def test_what_a_process_killed_while_keeping_left_is_tidied_away(tmp_path, renames_before_the_kill):
+    """``kill -9`` while keeping drawings left hidden temporary files and drawings without their
+    input, never cleaned up; only what is ours and old enough to be nobody's save goes."""
+    store = PersonalDrawings(tmp_path)
+    kept = store.add(4, _ink(0), np.ones((28, 28), np.float32))
+    killed = subprocess.run([sys.executable, "-c", KEEP_AND_DIE, str(tmp_path), str(renames_before_the_kill)], timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    leftovers = sorted(set(tmp_path.rglob("*.png")) - {kept.drawing, kept.model_input})
+    assert leftovers, "the kill left nothing to tidy"
+    assert store.entries() == [kept], "a temporary file is read as a drawing"
+    assert store.tidy() == [], "a save that may be under way (another window's) was removed"
+    long_ago = time.time() - 2 * LEFTOVER_AFTER_S
+    for path in tmp_path.rglob("*.png"):
+        os.utime(path, (long_ago, long_ago))
+    (tmp_path / "drawings" / "4" / "mine.png").write_bytes(kept.drawing.read_bytes())  # the user's: never ours to remove
+    assert sorted(store.tidy()) == leftovers
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted([kept.drawing, tmp_path / "drawings" / "4" / "mine.png", kept.model_input])
+
+
+def test_a_digit_folder_that_cannot_be_listed_is_named(tmp_path, monkeypatch):
+    """A locked (chmod 000) digit folder in the handwriting folder was skipped without a word."""
+    store = PersonalDrawings(tmp_path / "handwriting")
+    store.add(1, _ink(0), np.ones((28, 28), np.float32))
+    store.add(2, _ink(1), np.ones((28, 28), np.float32))
+    locked, scandir = tmp_path / "handwriting" / "inputs" / "2", os.scandir
+
+    def locked_scandir(path="."):
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path) == str(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", locked_scandir)
+    entries, arrays = store.read()
+    assert [entry.label for entry in entries] == [1] and list(arrays.labels) == [1]
+    assert arrays.problems == (f"{locked}: cannot be read (Permission denied); the 2s in it are left out",)
+    assert read_labelled_folder(tmp_path / "handwriting").problems == arrays.problems  # finetune --drawings says it too
 
 
 def test_a_folder_of_labelled_images_of_any_size_is_read_through_the_preprocessing(tmp_path):

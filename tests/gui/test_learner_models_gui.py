@@ -48,6 +48,8 @@ def window(qtbot, tmp_path, monkeypatch):
     yield window
     window.training.shutdown()
     window.inspect.test_scorer.shutdown()
+    window.teaching.stop()
+    window.wait_for_threads()
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])

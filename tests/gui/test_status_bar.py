@@ -20,7 +20,7 @@ def test_a_long_message_is_shortened_visibly_and_kept_whole_in_the_tooltip(qtbot
     shown = bar.currentMessage()
     room = bar.width() - sum(label.width() for label in (window.models.label, window.tensorflow.label))
     assert shown.endswith("…") and bar.fontMetrics().horizontalAdvance(shown) < room
-    assert bar.toolTip() == message
+    assert bar.toolTip() == message == bar.full_message()
     bar.showMessage("Saved", 5000)
     assert bar.currentMessage() == "Saved" and bar.toolTip() == ""
     bar.clearMessage()
