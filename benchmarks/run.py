@@ -127,6 +127,15 @@ def train_probe(folder: str, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def seconds_to_quit(folder: str, *args: str) -> float:
+    """How long after the window closed the process was gone (``train_probe.py quit-*``)."""
+    env = {**os.environ, "PROBE_DIR": folder, "XDG_CONFIG_HOME": folder}
+    probe = str(Path(__file__).with_name("train_probe.py"))
+    out = subprocess.run([sys.executable, probe, *args], capture_output=True, text=True, env=env, check=True, timeout=600)
+    gone = time.time()
+    return gone - json.loads(out.stdout.strip().splitlines()[-1])["closing"]
+
+
 def paired_fit_runs(folder: str, npz: str, rounds: int, *args: str) -> tuple[dict[str, list[dict]], list[float]]:
     """Plain and app training runs, interleaved; the runs and the app/plain speed ratio of each pair."""
     runs: dict[str, list[dict]] = {"plain": [], "app": []}
@@ -169,6 +178,9 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int, la
       writing digits (two strokes, then 2.5 s looking at the bars) from its first frame until
       2 s after TensorFlow's background import has ended (median of the launches' p99s; the
       worst launch's is ``_worst``).
+    - ``quit_s_idle`` / ``quit_s_mid_run_cnn``: the app as ``mnistdesk`` runs it, closed idle (3 s
+      after its background TensorFlow import), or 3 s into a ``cnn`` run (Discard): seconds until
+      the process is gone.
     - ``fit_app_over_plain_ratio_p50_cnn``: as ``fit_app_over_plain_ratio_p50`` (dense), for the
       heaviest network, on 12,000 digits (one epoch each, interleaved pairs).
     - ``tensorboard_cost_ratio_p50``: ``fit`` time with the TensorBoard logger over without it,
@@ -188,6 +200,8 @@ def bench_responsiveness(seconds: float, rounds: int, tensorboard_pairs: int, la
     results["draw_latency_ms_p99_startup"] = round(statistics.median(run["draw_latency_ms_p99_startup"] for run in startups), 1)
     results["draw_latency_ms_p99_startup_worst"] = round(max(run["draw_latency_ms_p99_startup"] for run in startups), 1)
     results["tensorflow_background_import_s"] = round(statistics.median(run["tensorflow_background_import_s"] for run in startups), 2)
+    results["quit_s_idle"] = round(statistics.median(seconds_to_quit(folder, "quit-idle") for _ in range(launches)), 2)
+    results["quit_s_mid_run_cnn"] = round(statistics.median(seconds_to_quit(folder, "quit-training", big, "--architecture", "cnn", "--epochs", "100") for _ in range(launches)), 2)
     runs, ratios = paired_fit_runs(folder, mnist_shaped_npz(folder, 3), rounds, "--architecture", "cnn")
     results["fit_samples_per_s_plain_cnn"] = round(statistics.median(r["samples_per_s"] for r in runs["plain"]))
     results["fit_app_over_plain_ratio_p50_cnn"] = round(statistics.median(ratios), 3)

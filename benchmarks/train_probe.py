@@ -370,9 +370,45 @@ def startup() -> dict:
     }
 
 
+def quit_after(npz: str, config, training: bool) -> None:
+    """The app as ``mnistdesk`` runs it (``gui.app.run``), closed ``QUIT_AFTER_S`` after its
+    background TensorFlow import (idle), or as long into a run of ``config``; prints when it
+    closed, and the parent times how long the process took to be gone after that."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnistdesk.gui import app, main_window
+
+    QMessageBox.question = lambda *args, **kwargs: QMessageBox.StandardButton.Discard  # closing mid-run asks
+    shown = main_window.MainWindow.show
+
+    def close(window) -> None:
+        print(json.dumps({"closing": time.time()}), flush=True)
+        window.close()
+
+    def show(window) -> None:
+        shown(window)
+        if not training:  # idle: TensorFlow loaded in the background, nothing else going on
+            window.tensorflow.ready.connect(lambda seconds: QTimer.singleShot(round(QUIT_AFTER_S * 1000), lambda: close(window)))
+            return
+        panel = window.training.panel
+        panel.dataset.insertItem(0, npz, npz)
+        panel.dataset.setCurrentIndex(0)
+        panel.architecture.setCurrentIndex(panel.architecture.findData(config.architecture))
+        panel.epochs.setValue(config.epochs)
+        window.training.run_started.connect(lambda info: QTimer.singleShot(round(QUIT_AFTER_S * 1000), lambda: close(window)))
+        window.training.start()
+
+    main_window.MainWindow.show = show
+    sys.exit(app.run())
+
+
+QUIT_AFTER_S = 3.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("plain", "app", "draw", "tensorboard", "startup"))
+    parser.add_argument("mode", choices=("plain", "app", "draw", "tensorboard", "startup", "quit-idle", "quit-training"))
     parser.add_argument("npz", nargs="?", default="sample")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--architecture", default="dense")
@@ -382,6 +418,8 @@ def main() -> int:
     from mnistdesk.net.models import TrainConfig
 
     config = TrainConfig(args.architecture, args.npz, epochs=args.epochs, batch_size=128, optimizer="rmsprop" if args.architecture == "dense" else None, seed=0)
+    if args.mode.startswith("quit"):
+        quit_after(args.npz, config, args.mode == "quit-training")
     if args.mode == "startup":
         result = startup()
     elif args.mode == "draw":

@@ -8,7 +8,9 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
+from mnistdesk.explain.arithmetic import ArithmeticSelection, Unit
 from mnistdesk.explain.session import Session
+from mnistdesk.gui.arithmetic_panel import ArithmeticPanel
 from mnistdesk.gui.canvas import DrawingCanvas
 from mnistdesk.gui.inspect_panels import ActivationsPanel, HistoryPanel, MistakesPanel, RobustnessPanel
 from mnistdesk.gui.panels import ModelEyePanel, SoftmaxPanel
@@ -36,17 +38,29 @@ class InspectController(QObject):
         activations: ActivationsPanel,
         robustness: RobustnessPanel,
         scrubber: ScrubberPanel,
+        arithmetic: ArithmeticPanel,
+        arithmetic_dock: QDockWidget,
     ):
         super().__init__(window)
         self.window, self.session, self.training, self.canvas = window, session, training, canvas
         self.eye, self.softmax, self.mistakes, self.history = eye, softmax, mistakes, history
         self.activations, self.robustness, self.scrubber = activations, robustness, scrubber
+        self.arithmetic, self.arithmetic_dock = arithmetic, arithmetic_dock
+        self.arithmetic_selection = ArithmeticSelection()
+        self.arithmetic_stale = False
         self.test_scorer = TestScorer(self)
         events = session.events
         events.notice.connect(self._on_session_notice)
         events.input_changed.connect(self.eye.show_input)
         events.input_changed.connect(self.history.request_refresh)
         events.scored.connect(self.softmax.show_probabilities)
+        # The Arithmetic panel follows the unit chosen (a bar, a map's pixel, a dense unit) through
+        # every new input, snapshot and epoch on show; computed only while it can be seen.
+        events.scored.connect(self._on_session_scored)
+        self.softmax.class_clicked.connect(self._on_softmax_class_clicked)
+        self.activations.unit_clicked.connect(self._on_activations_unit_clicked)
+        self.arithmetic.unit_clicked.connect(self.select_unit)
+        arithmetic_dock.visibilityChanged.connect(self._on_arithmetic_dock_visibility_changed)
         # The sweep follows the drawing and the sliders (and a model put to use), not each
         # training snapshot: 25 inputs scored at every snapshot would tax a training run.
         events.input_changed.connect(self.robustness.request_refresh)
@@ -77,8 +91,37 @@ class InspectController(QObject):
         self.scrubber.epoch_chosen.connect(session.show_epoch)
 
     def set_class_names(self, names: list[str]) -> None:
-        for panel in (self.softmax, self.mistakes, self.history, self.robustness):
+        for panel in (self.softmax, self.mistakes, self.history, self.robustness, self.arithmetic):
             panel.set_class_names(names)
+
+    def select_unit(self, unit: Unit) -> None:
+        """Show how ``unit``'s number is computed, and keep following it."""
+        self.arithmetic_selection.select(unit)
+        self._refresh_arithmetic()
+
+    def _refresh_arithmetic(self) -> None:
+        if not self.arithmetic_dock.isVisible():
+            self.arithmetic_stale = True
+            return
+        self.arithmetic_stale = False
+        self.arithmetic.show_arithmetic(self.arithmetic_selection.update(self.session.predictor, self.session.input))
+
+    def _on_session_scored(self, probabilities) -> None:
+        if self.arithmetic_selection.unit is not None:
+            self._refresh_arithmetic()
+
+    def _on_activations_unit_clicked(self, unit: Unit) -> None:
+        """A map's pixel or a dense unit clicked: its arithmetic, brought to the front."""
+        self.arithmetic_dock.show()
+        self.arithmetic_dock.raise_()
+        self.select_unit(unit)
+
+    def _on_softmax_class_clicked(self, index: int) -> None:
+        self.select_unit(Unit(None, (index,)))
+
+    def _on_arithmetic_dock_visibility_changed(self, visible: bool) -> None:
+        if visible and self.arithmetic_stale:
+            self._refresh_arithmetic()
 
     def stop(self) -> None:
         """Closing: no more refreshes; the test scoring ends within a batch."""

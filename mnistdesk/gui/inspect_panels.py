@@ -14,6 +14,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget
 
+from mnistdesk.explain.arithmetic import unit_at
 from mnistdesk.explain.inspection import TRANSFORM_RANGES, SplitScore, Transform, activation_image, per_class_accuracy, row_normalised
 from mnistdesk.explain.session import NO_DRAWING_ACTIVATIONS
 from mnistdesk.gui.plotting import cache_axes, epoch_marker, mark_epoch
@@ -24,7 +25,10 @@ MAX_THUMBNAILS = 200
 MATRIX_TEXT_MIN_PX, MATRIX_TEXT_MAX_PX = 7, 13  # a confusion-matrix number, fitted to its row
 MATRIX_SHARE = 55  # percent of the Mistakes panel's width; the gallery has the rest
 THUMBNAIL_PX = 56
-REFRESH_MS = 200  # re-scoring the history or a sweep waits until the drawing has settled this long
+#: Re-scoring the history or a sweep (up to ~50 ms for cnn, more while a run trains) waits until
+#: the drawing has been still this long: longer than the ~0.3 s a hand lifts between the strokes
+#: of one digit, so that it never runs under the next stroke.
+REFRESH_MS = 400
 CAPTION = (90, 90, 90)
 #: Antialiased curves 2 px wide take Qt ~7× as long to draw as 1 px ones (75 vs 11 ms for the
 #: ten history curves here), and the history redraws at every weight snapshot.
@@ -342,10 +346,14 @@ MAX_ACTIVATION_COLUMNS = 4
 
 class ActivationsPanel(pg.GraphicsLayoutWidget):
     """Each hidden layer's output for the drawing: a conv layer's feature maps as tiles, a dense
-    layer's units as a grid; dark is 0, bright the layer's strongest response."""
+    layer's units as a grid; dark is 0, bright the layer's strongest response. A click on a
+    tile's pixel or a unit asks for its arithmetic (``unit_clicked``)."""
+
+    unit_clicked = Signal(object)  # an arithmetic.Unit
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
         self.setToolTip("What the hidden layers compute for your drawing: one tile per feature map (conv)\nor one pixel per unit (dense), each layer scaled to its own strongest response.")
         self.layout_key: tuple = ()
         self.images: list[pg.ImageItem] = []
@@ -381,6 +389,17 @@ class ActivationsPanel(pg.GraphicsLayoutWidget):
             image.setLookupTable(self.lut)
             view.addItem(image)
             self.images.append(image)
+
+
+    def _on_scene_mouse_clicked(self, event) -> None:
+        position = event.scenePos()
+        for image, (name, shape) in zip(self.images, self.layout_key):
+            if image.sceneBoundingRect().contains(position):
+                point = image.mapFromScene(position)
+                unit = unit_at(name, shape, point.y(), point.x())
+                if unit is not None:
+                    self.unit_clicked.emit(unit)
+                return
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMe
 from mnistdesk import __version__
 from mnistdesk.data.personal import PersonalDrawings
 from mnistdesk.explain.session import Session
+from mnistdesk.gui.arithmetic_panel import ArithmeticPanel
 from mnistdesk.gui.canvas import DrawingCanvas
 from mnistdesk.gui.drawing_controller import DrawingController
 from mnistdesk.gui.inspect_controller import InspectController
@@ -44,6 +45,7 @@ INSPECT_DOCKS = {
     "history": "Your drawing's class probabilities at every weight snapshot of the training run",
     "activations": "What the hidden layers compute for your drawing, live",
     "robustness": "Shift, rotate, scale and thicken the model's input: where does the answer flip?",
+    "arithmetic": "How one number is computed from the layer before, with the real numbers: click a bar of the Prediction panel, an activation map's pixel or a dense unit",
 }
 #: Closing waits this long for a training run to stop; a TensorFlow import cannot be
 #: interrupted, so the window closes anyway and the app ends when the import does.
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel()
         self.activations = ActivationsPanel()
         self.robustness = RobustnessPanel()
+        self.arithmetic = ArithmeticPanel()
         self.scrubber = ScrubberPanel()
         self.teach = TeachPanel()
         # The user's labelled drawings, in their data folder (the core only takes a path).
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
             self, self.session, self.training, self.canvas, self.docks["mistakes"],
             eye=self.eye, softmax=self.softmax, mistakes=self.mistakes, history=self.history,
             activations=self.activations, robustness=self.robustness, scrubber=self.scrubber,
+            arithmetic=self.arithmetic, arithmetic_dock=self.docks["arithmetic"],
         )
         self.models = ModelController(self, self.settings, self.session, self.training, self.inspect, self.networks)
         self.tensorflow = TensorFlowLoader(self, self.training)
@@ -149,6 +153,7 @@ class MainWindow(QMainWindow):
             ("history", "History", self.history, bottom),
             ("activations", "Activations", self.activations, bottom),
             ("robustness", "Robustness", self.robustness, bottom),
+            ("arithmetic", "Arithmetic", self.arithmetic, bottom),
         ):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
