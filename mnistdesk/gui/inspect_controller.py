@@ -99,8 +99,12 @@ class InspectController(QObject):
         self.arithmetic_selection.select(unit)
         self._refresh_arithmetic()
 
+    def arithmetic_on_screen(self) -> bool:
+        """Whether the Arithmetic panel can be seen (a tab behind another counts as visible to Qt)."""
+        return not self.arithmetic_dock.visibleRegion().isEmpty()
+
     def _refresh_arithmetic(self) -> None:
-        if not self.arithmetic_dock.isVisible():
+        if not self.arithmetic_on_screen():
             self.arithmetic_stale = True
             return
         self.arithmetic_stale = False

@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self, self.settings)
         self.networks = NetworkController(self, self.settings, self.training.panel)
         self.drawing = DrawingController(self, self.settings, self.session, self.canvas)
-        self.saliency = SaliencyController(self, self.settings, self.session, self.canvas, self.softmax)
+        self.saliency = SaliencyController(self, self.settings, self.session, self.canvas, self.softmax, arithmetic_shown=lambda: self.inspect.arithmetic_on_screen())
         self._build_central()
         self._build_docks()
         self.inspect = InspectController(
@@ -315,18 +315,21 @@ class MainWindow(QMainWindow):
         self.drawing.restore()
 
     def _show_shortcuts(self) -> None:
-        rows = "".join(
-            f"<tr><td>{action.text().replace('&', '')}</td><td><b>{' or '.join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()[:2])}</b></td></tr>"
+        """Every shortcut, in two columns of pairs: one column was taller than a 1024×640 screen."""
+        pairs = [
+            (action.text().replace("&", ""), " or ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()[:2]))
             for action in self.actions()
             if not action.shortcut().isEmpty()
-        )
-        QMessageBox.information(
-            self,
-            "Keyboard shortcuts",
-            f"<table cellspacing=6>{rows}<tr><td>Keep the drawing as that digit (canvas)</td><td><b>0 – 9</b></td></tr>"
-            "<tr><td>Draw / erase</td><td><b>left / right mouse button</b></td></tr>"
-            "<tr><td>A run's epochs, one by one (the Epochs slider)</td><td><b>← / →</b></td></tr></table>",
-        )
+        ]
+        pairs += [
+            ("Keep the drawing as that digit (canvas)", "0 – 9"),
+            ("Draw / erase", "left / right mouse button"),
+            ("A run's epochs, one by one (the Epochs slider)", "← / →"),
+        ]
+        half = (len(pairs) + 1) // 2
+        cells = [f"<td>{text}</td><td><b>{keys}</b></td>" for text, keys in pairs] + ["<td></td><td></td>"]
+        rows = "".join(f"<tr>{cells[index]}<td width=24></td>{cells[index + half] if index + half < len(pairs) else cells[-1]}</tr>" for index in range(half))
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellspacing=4>{rows}</table>")
 
     def _show_about(self) -> None:
         QMessageBox.about(

@@ -203,6 +203,8 @@ class ModelController(QObject):
         self.use(state.predictor, self.path, epoch_metadata(self.metadata, state.epoch, state.metrics))
         self.session.keep_shown_epoch()
         self.training.curves.cut_at(state.metrics.get("progress", float(state.epoch)))  # the run ends at this epoch now
+        validation = state.metrics.get("val_accuracy")
+        self.training.panel.show_idle(f"Epoch {state.epoch} in use" + (f" · validation {validation:.1%}" if isinstance(validation, float) else ""))  # the run's last figures no longer apply
         self.window.statusBar().showMessage(f"Epoch {state.epoch} is now the model in use — File → Save model keeps it", 8000)
         return True
 

@@ -5,6 +5,8 @@ drawing to rest."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QToolButton, QWidget
@@ -26,9 +28,11 @@ SALIENCY_TIP = (
 class SaliencyController(QObject):
     """Owns the overlay's action, button and menu; the window only places them."""
 
-    def __init__(self, window: QWidget, settings: QSettings, session: Session, canvas: DrawingCanvas, softmax: SoftmaxPanel):
+    def __init__(self, window: QWidget, settings: QSettings, session: Session, canvas: DrawingCanvas, softmax: SoftmaxPanel, arithmetic_shown: Callable[[], bool] = lambda: False):
+        """``arithmetic_shown``: whether the Arithmetic panel is on screen (a bar click is then for it)."""
         super().__init__(window)
         self.settings, self.session, self.canvas, self.softmax = settings, session, canvas, softmax
+        self.arithmetic_shown = arithmetic_shown
         self.action = QAction("&Saliency overlay", window)
         self.action.setShortcut(QKeySequence("Ctrl+G"))
         self.action.setStatusTip(SALIENCY_TIP)
@@ -75,8 +79,9 @@ class SaliencyController(QObject):
         self.canvas.set_saliency_opacity(opacity)
 
     def _on_softmax_class_clicked(self, index: int) -> None:
-        """A bar picks its class for the overlay, turning the overlay on if it was off."""
-        if not self.action.isChecked():
+        """A bar picks its class for the overlay, turning the overlay on if it was off, unless
+        the click was for the Arithmetic panel (on screen): that one leaves the canvas as it is."""
+        if not self.action.isChecked() and not self.arithmetic_shown():
             self.action.trigger()
         self.session.pick_class(index)
 

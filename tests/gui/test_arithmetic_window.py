@@ -35,7 +35,7 @@ def draw_one(window, column: int) -> None:
 
 def test_alt_5_then_a_bar_shows_its_softmax_and_follows_the_drawing(window, qtbot):
     next(action for action in window.actions() if action.shortcut() == QKeySequence("Alt+5")).trigger()
-    qtbot.waitUntil(window.docks["arithmetic"].isVisible)
+    qtbot.waitUntil(window.inspect.arithmetic_on_screen)
     draw_one(window, 130)
     window.softmax.class_clicked.emit(1)
     shown = window.arithmetic.result
@@ -55,6 +55,21 @@ def test_a_click_on_an_activation_map_shows_that_units_convolution(window, qtbot
     centre = image.mapToScene(QPointF(image.width() / 2, image.height() / 2))
     QApplication.processEvents()
     qtbot.mouseClick(panel.viewport(), Qt.MouseButton.LeftButton, pos=panel.mapFromScene(centre))
-    qtbot.waitUntil(window.docks["arithmetic"].isVisible)  # brought to the front
+    qtbot.waitUntil(window.inspect.arithmetic_on_screen)  # brought to the front
     qtbot.waitUntil(lambda: window.arithmetic.result is not None)
     assert isinstance(window.arithmetic.result.view, ConvView)
+
+
+def test_a_bar_clicked_for_the_arithmetic_panel_leaves_the_saliency_overlay_off(window, qtbot):
+    """Clicking a bar turned the saliency overlay on, tinting the canvas of someone who only
+    wanted the bar's arithmetic."""
+    window.show_dock(window.docks["arithmetic"])
+    qtbot.waitUntil(window.inspect.arithmetic_on_screen)
+    draw_one(window, 130)
+    assert not window.saliency.action.isChecked()
+    window.softmax.class_clicked.emit(3)
+    assert not window.saliency.action.isChecked() and window.arithmetic.result.unit.index == (3,)
+    window.show_dock(window.docks["curves"])  # the Arithmetic panel out of sight: a bar is for saliency again
+    qtbot.waitUntil(lambda: not window.inspect.arithmetic_on_screen())
+    window.softmax.class_clicked.emit(4)
+    assert window.saliency.action.isChecked()

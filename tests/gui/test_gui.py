@@ -410,6 +410,23 @@ def test_help_lists_the_shortcuts(window, monkeypatch):
     assert "Epochs slider" in shown[0] and "← / →" in shown[0], "the slider's keys were missing from the list"
 
 
+def test_the_shortcuts_fit_a_1024_by_640_screen(window, qtbot):
+    """The list in one column was 672 px tall: its button was off a 1024×640 screen."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    heights = []
+
+    def measure_and_close() -> None:
+        box = QApplication.activeModalWidget()
+        heights.append(box.sizeHint().height())
+        box.accept()
+
+    QTimer.singleShot(200, measure_and_close)
+    window._show_shortcuts()
+    assert heights and heights[0] <= 600, heights
+
+
 def test_no_two_shortcuts_are_the_same_key(window):
     """Qt fires neither of two equal shortcuts: Redo listed Ctrl+Shift+Z and the standard Redo,
     which on Linux is Ctrl+Shift+Z too, so the key did nothing."""

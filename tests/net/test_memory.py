@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import weakref
 
 import numpy as np
@@ -48,3 +49,26 @@ def test_building_a_new_model_leaves_an_earlier_one_usable(tiny, tmp_path):
     assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
     path = save_model(first, tmp_path / "first.keras", metadata)
     np.testing.assert_allclose(load_predictor(path).predict(images[..., 0]), first.predict(images, verbose=0), atol=1e-5)
+
+
+def test_scoring_the_test_digits_holds_a_few_megabytes_at_once():
+    """After every run its 500-digit batches are scored (the test split, the confusion matrix):
+    a convolution's windows for a whole batch at once held ~150 MB for a moment, the top of a
+    long session's peak (issue 22). The probabilities are Keras's all the same."""
+    import keras
+
+    from mnistdesk.net.engine import Engine
+    from mnistdesk.net.models import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model("lean")
+    engine = Engine.from_keras_model(model)
+    images = np.random.default_rng(0).random((500, 28, 28), dtype=np.float32)
+    tracemalloc.start()
+    try:
+        probabilities = engine.predict(images)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, f"scoring 500 digits held {peak / 2**20:.0f} MB at once"
+    np.testing.assert_allclose(probabilities, model.predict(images[..., None], verbose=0), atol=1e-5)
