@@ -233,7 +233,7 @@ def arithmetic(predictor: Predictor | None, image: np.ndarray | None, unit: Unit
         return None
     value_index, position = found
     if image is None:
-        return Arithmetic(unit, _unit_title(unit), note=NO_DRAWING_NOTE)
+        return Arithmetic(unit, graph.title(unit, value_index, position), note=NO_DRAWING_NOTE)
     values = predictor.trace(image)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         return _Walk(predictor, graph, values).explain(unit, value_index, position)
@@ -341,6 +341,23 @@ class _Graph:
         spec = self.layer_of[value]
         return (f"a step inside {spec.name}", None) if spec is not None else ("the model's output", None)
 
+    def describe(self, value: int, position: tuple[int, ...]) -> str:
+        """A number's place in its value, in words: "map 3 at row 4, col 5", "unit 17"."""
+        if value == 0:
+            row, col = divmod(int(np.ravel_multi_index(position, self.shapes[0])), 28)
+            return f"pixel at row {row}, col {col}"
+        if value == self.result:
+            return f"class {position[-1]}"
+        if len(position) == 3:
+            return f"map {position[2]} at row {position[0]}, col {position[1]}"
+        if len(position) == 1:
+            return f"unit {position[0]}"
+        return f"number {position}"
+
+    def title(self, unit: Unit, value: int, position: tuple[int, ...]) -> str:
+        """The panel's heading for a unit: its layer and its place there in words."""
+        return _unit_title(unit) if unit.layer is None else f"{unit.layer} · {self.describe(value, position)}"
+
 
 _graphs: weakref.WeakKeyDictionary[Engine, _Graph] = weakref.WeakKeyDictionary()
 
@@ -364,7 +381,7 @@ class _Walk:
     def explain(self, unit: Unit, value: int, position: tuple[int, ...]) -> Arithmetic:
         """From the unit's value back to the operation that made it; the steps on the way, in the order they ran."""
         here = float(self.values[value][0][position])
-        title = _unit_title(unit) if unit.layer is None else f"{unit.layer} · {self._describe(value, position)}"
+        title = self.graph.title(unit, value, position)
         steps: list[Step] = []  # from the unit back: reversed at the end
         curve = view = None
         while value > 0:
@@ -561,16 +578,7 @@ class _Walk:
         return tuple(int(i) for i in np.unravel_index(flat, self.graph.shapes[value]))
 
     def _describe(self, value: int, position: tuple[int, ...]) -> str:
-        if value == 0:
-            row, col = divmod(int(np.ravel_multi_index(position, self.graph.shapes[0])), 28)
-            return f"pixel at row {row}, col {col}"
-        if value == self.graph.result:
-            return f"class {position[-1]}"
-        if len(position) == 3:
-            return f"map {position[2]} at row {position[0]}, col {position[1]}"
-        if len(position) == 1:
-            return f"unit {position[0]}"
-        return f"number {position}"
+        return self.graph.describe(value, position)
 
 
 def _pass_through_step(spec: LayerSpec, value: float) -> Step:
@@ -611,6 +619,11 @@ def _activation_label(spec: LayerSpec | None) -> str:
 
 
 def _unit_title(unit: Unit) -> str:
+    """A unit's heading without the model's graph (a model that runs through Keras)."""
     if unit.layer is None:
         return f"Prediction · class {unit.index[0]}"
-    return f"{unit.layer} · {', '.join(map(str, unit.index))}"
+    if len(unit.index) == 3:
+        return f"{unit.layer} · map {unit.index[2]} at row {unit.index[0]}, col {unit.index[1]}"
+    if len(unit.index) == 1:
+        return f"{unit.layer} · unit {unit.index[0]}"
+    return f"{unit.layer} · number {unit.index}"

@@ -40,21 +40,40 @@ RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 CENTRE = int(Qt.AlignmentFlag.AlignCenter)
 #: Text sizes (px) between which the panel's text scales with its size: 1024×640 to 1920×1080.
 MIN_TEXT_PX, MAX_TEXT_PX = 10, 14
-MIN_GRID_TEXT_PX, MAX_GRID_TEXT_PX = 7, 13
+#: A grid's numbers take the largest size their cells hold, within these; below the least the
+#: cells show their colour without the number (make the panel larger to read them).
+MIN_GRID_TEXT_PX, MAX_GRID_TEXT_PX = 9, 16
+#: A convolution's input map beside its grids is left out only where keeping it would shrink the
+#: grids' numbers below this size (and below the size they get without it).
+READABLE_TEXT_PX = 10
+#: Past this the grids only grow emptier: the room left goes to the rest.
+MAX_CELL_PX = 56
+#: The activation's curve is no wider than this.
+MAX_CURVE_PX = 300
 #: A dense unit's contribution rows get at least this height; fewer are listed where fewer fit.
 MIN_ROW_PX = 13
 #: The contribution bars' share of a narrow panel: below twice this, the heat map beside them shrinks.
 MIN_BARS_PX = 300
-#: Below this a grid's cells show their colour without the number (hover the panel larger).
-MIN_NUMBER_CELL_PX = 15
-#: Softmax columns, in the order they are dropped from the right when the panel is narrow.
+#: A dense unit's bars with their labels are no wider than this: wider, they only drift apart.
+MAX_BARS_PX = 760
+#: A convolution's bar for each input map is at most this wide, the strip of them at most
+#: MAX_STRIP_PX wide (the bars then narrower) and at least MIN_STRIP_PX tall.
+MAX_SLOT_PX, MAX_STRIP_PX, MIN_STRIP_PX = 14, 520, 18
+#: The least room between two headings.
+HEADING_GAP = 12
+#: Softmax columns, in the order they are dropped from the right when the panel is narrow; at
+#: least the first five are shown (down to the smallest text), the sixth (the plain formula on
+#: large logits, where it overflows) where the text stays readable, and each is as wide as its numbers.
 SOFTMAX_COLUMNS = ("class", "logit", "− max", "exp", "share", "×{f:g} plain", "×{f:g} safe", "plain exp", "plain share")
-MIN_COLUMN_PX = 50
-#: Under the softmax table: why it subtracts the maximum (two lines where one does not fit).
+KEPT_COLUMNS = 5
+COLUMN_GAP, BLOCK_GAP = 14, 28
+#: Under (or beside) the softmax table: why it subtracts the maximum.
 SOFTMAX_NOTE = (
     "share = exp(logit − max) / {total} (the exps' sum): the largest exp is 1, nothing overflows.",
     "Plain exp(logit) / Σ overflows past a logit of 88.7: inf / inf = nan (see ×{factor:g}).",
 )
+#: The note beside the softmax table needs at least this width, else it goes under it.
+MIN_NOTE_PX = 150
 
 
 class Text(NamedTuple):
@@ -176,141 +195,294 @@ class ArithmeticPanel(QWidget):
             if result.note is not None:
                 sheet.paragraph(result.note, area)
             else:
-                area = sheet.steps([step.text for step in result.steps], area)
+                curve = result.curve
+                # the activation's step is the curve's caption: a line of its own would repeat it
+                said = None if curve is None else f"{curve.name}({number(curve.z)}) = {number(curve.value)}"
+                area = sheet.steps([step.text for step in result.steps if said is None or step.text != f"{step.layer}: {said}"], area)
                 view = result.view
                 if isinstance(view, SoftmaxView):
                     self._softmax(sheet, view, area)
                 else:
-                    area = sheet.curve(result.curve, area) if result.curve is not None else area
+                    width = sheet.curve_width(curve, area) if curve is not None else 0.0
+                    content = area.adjusted(0, 0, -width - 2 * MARGIN, 0) if curve is not None else area
+                    right = content.left()
                     if isinstance(view, DenseView):
-                        self._dense(sheet, view, area)
+                        right = self._dense(sheet, view, content)
                     elif isinstance(view, ConvView):
-                        self._conv(sheet, view, area)
+                        right = self._conv(sheet, view, content)
                     elif isinstance(view, PoolView):
-                        self._pool(sheet, view, area)
+                        right = self._pool(sheet, view, content)
+                    if curve is not None:  # beside what it follows, not across a wide panel from it
+                        left = min(right + 2 * MARGIN, area.right() - width)
+                        sheet.curve(curve, QRectF(left, area.top(), width, area.height()))
         self.shapes, self.targets = sheet.shapes, sheet.targets
 
-    def _dense(self, sheet: _Sheet, view: DenseView, area: QRectF) -> None:
+    def _dense(self, sheet: _Sheet, view: DenseView, area: QRectF) -> float:
         """Bars of the largest w·x, then the rest and the bias, then z; beside them, where the
-        contributions sit when they come from the drawing or maps (a heat map of w·x)."""
+        contributions sit when they come from the drawing or maps (a heat map of w·x). Returns
+        the right edge of what it drew."""
         heat = view.in_place if view.in_place.ndim == 2 else view.in_place.sum(axis=-1) if view.in_place.ndim == 3 else None
+        via = f" (through {', '.join(view.source.via)})" if view.source.via else ""
+        heading = f"z = Σ w·x + bias over {len(view.top) + view.rest_count} inputs from {view.source.label}{via}"
+        heat_heading = f"w·x on {view.source.label}"
+        right = area.left()
+        word = max(sheet.small_metrics.horizontalAdvance(word) for word in heat_heading.split(" ")) + MARGIN  # the heat map's column fits its heading's longest word
+        for lines in (1, 2):  # the headings on one line where they fit, else on two
+            top = area.top() + lines * sheet.small_line
+            side = min(area.height() - lines * sheet.small_line, area.width() * (0.3 if area.width() > 2 * MIN_BARS_PX else 0.22)) if heat is not None else 0.0
+            gutter = max(side + MARGIN, min(word, area.width() * 0.35)) if heat is not None else 0.0
+            bars = area.adjusted(gutter, 0, 0, 0)
+            bars.setWidth(min(bars.width(), MAX_BARS_PX))
+            if lines == 2 or (sheet.fits(heading, bars.width()) and (heat is None or sheet.fits(heat_heading, gutter))):
+                break
         if heat is not None:
-            side = min(area.height(), area.width() * (0.3 if area.width() > 2 * MIN_BARS_PX else 0.22))
-            picture = QRectF(area.left(), area.top() + sheet.line, side, side - sheet.line)
-            sheet.caption(f"w·x on {view.source.label}", QRectF(picture.left(), area.top(), side, sheet.line))
+            picture = QRectF(area.left(), top, side, side)
+            sheet.captions(heat_heading, QRectF(area.left(), area.top(), gutter, top - area.top()))
             sheet.picture(_diverging_image(heat), picture)
             if view.source.drawing or len(view.source.shape) == 2:
                 scale = picture.width() / heat.shape[1], picture.height() / heat.shape[0]
                 for contribution in view.top:
                     row, col = contribution.position[:2]
                     sheet.box(QRectF(picture.left() + col * scale[0], picture.top() + row * scale[1], scale[0], scale[1]), None, HIGHLIGHT)
-            area = area.adjusted(side + MARGIN, 0, 0, 0)
-        rows = max(int((area.height() - 2 * sheet.line) // max(sheet.line, MIN_ROW_PX)) - 2, 1)
+            right = picture.right()
+        sheet.captions(heading, QRectF(bars.left(), area.top(), bars.width(), top - area.top()))
+        room = area.bottom() - top - sheet.line
+        rows = max(int(room // max(sheet.line, MIN_ROW_PX)) - 2, 1)
         shown = view.top[:rows]
         rest = view.rest + sum(c.product for c in view.top[rows:])
         rest_count = view.rest_count + len(view.top) - len(shown)
-        via = f" (through {', '.join(view.source.via)})" if view.source.via else ""
-        sheet.caption(f"z = Σ w·x + bias over {len(view.top) + view.rest_count} inputs from {view.source.label}{via}", QRectF(area.left(), area.top(), area.width(), sheet.line))
         entries = [(_place(view.source, c.position), f"{number(c.x)} × {number(c.w)}", c.product, view.source.unit(c.position)) for c in shown]
         entries += [(f"the other {rest_count}", "", rest, None)] if rest_count else []
         entries += [("bias", "", view.bias, None)]
-        top = area.top() + sheet.line
-        height = min((area.height() - 2 * sheet.line) / len(entries), 2 * sheet.line)
-        sheet.bars(entries, QRectF(area.left(), top, area.width(), height * len(entries)), self.unit_clicked.emit)
-        sheet.text(f"z = {number(view.z)}", QRectF(area.left(), top + height * len(entries), area.width(), sheet.line), bold=True)
+        height = min(room / len(entries), 2 * sheet.line)
+        sheet.bars(entries, QRectF(bars.left(), top, bars.width(), height * len(entries)), self.unit_clicked.emit)
+        sheet.text(f"z = {number(view.z)}", QRectF(bars.left(), top + height * len(entries), bars.width(), sheet.line), bold=True)
+        return max(right, bars.right())
 
-    def _conv(self, sheet: _Sheet, view: ConvView, area: QRectF) -> None:
+    def _conv(self, sheet: _Sheet, view: ConvView, area: QRectF) -> float:
         """The receptive field outlined on the input, the patch × the kernel = the products for one
         input channel, then every channel's sum as bars (click one to see its grids), + bias = z.
-        Where the panel is narrow the outline goes first: the grids' numbers matter more."""
+        The sums go beside the grids where the panel is wide, under them where it is narrow;
+        where it is narrow the outline goes first: the grids' numbers matter more. The headings
+        take one line where they fit, else two. Returns the right edge of what it drew."""
         sums = view.channel_sums
         at = self.channel if self.channel is not None and self.channel < len(sums) else int(np.argmax(np.abs(sums)))
         channel = view.channels[at]
         several = len(sums) > 1
         kh, kw = view.patch.shape[:2]
-        glyph = sheet.line
-        room = area.width() - 3 * glyph
-        tall = (area.height() - sheet.line * (4 if several else 2)) / kh
-        cell = min(room / (3 * kw + kh), tall)
-        outline = cell >= MIN_NUMBER_CELL_PX + 5
-        cell = cell if outline else min(room / (3 * kw), tall)
+        sign = sheet.sign
+        source = ("the drawing",) if view.source.drawing else (view.source.label, f"map {channel}")
+        where = f"rows {view.rows[0]}–{view.rows[-1]}, cols {view.cols[0]}–{view.cols[-1]}"
+        total = float(sums.sum())
+        equation = (f"Σ over {len(sums)} channels = {number(total)}" if several else f"Σ {number(total)}", f"+ bias {number(view.bias)} = z {number(view.z)}")
+        picked = f"map {channel}: Σ {number(float(sums[at]))}"
+        hint = "Σ by input map: click a bar"
+        # the sums beside the grids: the strip over the equation, in a column as wide as they read well
+        text_width = max(sheet.bold_metrics.horizontalAdvance(line) for line in equation) + MARGIN
+        if several:
+            text_width = max(text_width, *(sheet.small_metrics.horizontalAdvance(line) + MARGIN for line in (picked, hint)))
+        column = max(text_width, min(len(sums) * MAX_SLOT_PX, MAX_STRIP_PX)) if several else text_width
+        column_height = (2 * sheet.small_line + MIN_STRIP_PX if several else 0) + 2 * sheet.line
+        under = (max(sheet.small_line, MIN_STRIP_PX) + MARGIN / 2 if several else 0) + sheet.line + MARGIN / 2
+
+        def cell_size(beside: bool, outline: bool, lines: int) -> float:
+            width = area.width() - (column + 2 * MARGIN if beside else 0) - 3 * sign - (sign if outline else 0)
+            height = area.height() - lines * sheet.small_line - (0 if beside else under)
+            return max(min(width / (3 * kw + (kh if outline else 0)), height / kh, MAX_CELL_PX), 1.0)
+
+        # where the patch comes from: under "patch" on a second heading line, or after the title
+        # where one line of headings would leave it no room and the title line has it
+        asides = {True: f"patch: {where}", False: f"patch: {' '.join(source)}, {where}"}  # with the map beside the grids, or without
+
+        def headings(cell: float, beside: bool, outline: bool, lines: int, short: bool = False) -> list[tuple[QRectF, str]] | None:
+            """The headings over the map and the grids on ``lines`` lines (``short``: "patch"
+            alone, its rows and columns after the title); None where they do not fit."""
+            x, items = area.left(), []
+            if outline:
+                items.append((x, cell * kh, source if lines == 2 else (" ".join(source),)))
+                x += cell * kh + sign
+            patch = ("patch", where if outline else f"of {' '.join(source)}, {where}")
+            items.append((x, cell * kw, patch if lines == 2 else ("patch",) if short else (f"{patch[0]} {patch[1]}" if not outline else f"patch, {where}",)))
+            items += [(x + (cell * kw + sign) * i, cell * kw, (name,)) for i, name in ((1, "kernel"), (2, "products"))]
+            right = area.right() - (column + 2 * MARGIN if beside else 0)
+            return sheet.headings(items, area.top(), area.left(), right, lines)
+
+        options = []  # (cell, beside, outline, lines, short)
+        for outline in (True, False):
+            for beside in (True, False) if column_height <= area.height() else (False,):
+                cell, taller = cell_size(beside, outline, 1), cell_size(beside, outline, 2)
+                if headings(cell, beside, outline, 1) is not None:
+                    options.append((cell, beside, outline, 1, False))
+                elif taller < cell - 0.5 and sheet.title_right + 3 * MARGIN + sheet.small_metrics.horizontalAdvance(asides[outline]) <= sheet.area.right() and headings(cell, beside, outline, 1, short=True) is not None:
+                    options.append((cell, beside, outline, 1, True))
+                else:
+                    options.append((taller, beside, outline, 2, False))
+        grids = (view.patch[:, :, at], view.kernel[:, :, at], view.products[:, :, at])
+        values = np.concatenate([grid.ravel() for grid in grids])[:, None]
+
+        def text_px(cell: float) -> int:
+            font = sheet.grid_font(values, cell)[0]
+            return 0 if font is None else font.pixelSize()
+
+        best_outlined = max(option for option in options if option[2])
+        best_plain = max(option for option in options if not option[2])
+        keep = text_px(best_outlined[0]) >= min(READABLE_TEXT_PX, text_px(best_plain[0]))
+        cell, beside, outline, lines, short = best_outlined if keep else best_plain
+        top = area.top() + lines * sheet.small_line
         size = QRectF(0, 0, cell * kw, cell * kh)
-        top = area.top() + sheet.line
+        placed = headings(cell, beside, outline, lines, short)
+        if short:
+            sheet.caption(asides[outline], QRectF(sheet.title_right + 3 * MARGIN, sheet.area.top(), sheet.area.right() - sheet.title_right - 3 * MARGIN, sheet.line))
+        if placed is not None:
+            for rect, text in placed:
+                sheet.caption(text, rect)
         x = area.left()
         if outline:
-            sheet.caption("the drawing" if view.source.drawing else f"{view.source.label} map {channel}", QRectF(x, area.top(), size.height() + glyph, sheet.line))
-            sheet.field(view.input[:, :, channel], view.rows, view.cols, QRectF(x, top, size.height(), size.height()), view.source.drawing)
-            x += size.height() + glyph
+            side = size.height()
+            if placed is None:  # too narrow even on two lines: cut short in their own columns
+                for i, line in enumerate(source):
+                    sheet.caption(line, QRectF(x, area.top() + i * sheet.small_line, side + sign, sheet.small_line))
+            sheet.field(view.input[:, :, channel], view.rows, view.cols, QRectF(x, top, side, side), view.source.drawing)
+            x += side + sign
         cells = self._cells(view.source, view.rows, view.cols, channel)
-        for caption, grid, kind, units, sign in (
-            (f"patch, rows {view.rows[0]}–{view.rows[-1]}, cols {view.cols[0]}–{view.cols[-1]}", view.patch[:, :, at], "drawing" if view.source.drawing else "values", cells, "×"),
-            ("kernel", view.kernel[:, :, at], "values", None, "="),
-            ("products", view.products[:, :, at], "values", None, ""),
+        font = sheet.grid_font(values, cell)  # one size for all three
+        for caption, grid, kind, units, mark in (
+            ("patch", grids[0], "drawing" if view.source.drawing else "values", cells, "×"),
+            ("kernel", grids[1], "values", None, "="),
+            ("products", grids[2], "values", None, ""),
         ):
-            sheet.caption(caption, QRectF(x, area.top(), size.width() + glyph, sheet.line))
-            sheet.grid(grid, QRectF(x, top, size.width(), size.height()), kind, units, self.unit_clicked.emit)
-            sheet.text(sign, QRectF(x + size.width(), top, glyph, size.height()), bold=True, flags=CENTRE)
-            x += size.width() + glyph
+            if placed is None:
+                sheet.caption(caption, QRectF(x, area.top(), size.width() + sign, sheet.small_line))
+            sheet.grid(grid, QRectF(x, top, size.width(), size.height()), kind, units, self.unit_clicked.emit, font)
+            if mark:
+                sheet.text(mark, QRectF(x + size.width(), top, sign, size.height()), bold=True, flags=CENTRE)
+            x += size.width() + sign
+        right = x - sign
+        if beside:
+            x, y = right + 2 * MARGIN, area.top()
+            if several:
+                sheet.caption(hint, QRectF(x, y, column, sheet.small_line))
+                y += sheet.small_line
+                strip = max(MIN_STRIP_PX, min(top + size.height() - y - sheet.small_line - 2 * sheet.line, 3 * sheet.line))
+                right = max(right, sheet.channel_strip(sums, at, QRectF(x, y, column, strip), self._pick_channel))
+                y += strip
+                sheet.caption(picked, QRectF(x, y, column, sheet.small_line))
+                y += sheet.small_line
+            for line in equation:
+                sheet.text(line, QRectF(x, y, column, sheet.line), bold=True)
+                y += sheet.line
+            return max(right, x + text_width)
         y = top + size.height() + MARGIN / 2
         if several:
-            sheet.channel_strip(sums, at, channel, QRectF(area.left(), y, area.width(), sheet.line * 2 - MARGIN / 2), self._pick_channel)
-            y += sheet.line * 2
-            equation = f"Σ over {len(sums)} channels = {number(float(sums.sum()))}, + bias {number(view.bias)} = z {number(view.z)}"
-        else:
-            equation = f"Σ {number(float(sums.sum()))} + bias {number(view.bias)} = z {number(view.z)}"
-        sheet.text(equation, QRectF(area.left(), y, area.width(), sheet.line), bold=True)
+            height = max(sheet.small_line, MIN_STRIP_PX)
+            label = next((text for text in (f"{picked} · click a bar for its grids", f"{picked} · click a bar", picked) if sheet.small_metrics.horizontalAdvance(text) + MARGIN <= area.width() * 0.5), picked)
+            labels = min(sheet.small_metrics.horizontalAdvance(label) + MARGIN, area.width() * 0.5)
+            sheet.caption(label, QRectF(area.left(), y, labels, height))
+            strip = QRectF(area.left() + labels, y, min(area.width() - labels, MAX_STRIP_PX), height)
+            right = max(right, sheet.channel_strip(sums, at, strip, self._pick_channel))
+            y += height + MARGIN / 2
+        line = f"{equation[0]}, {equation[1]}"
+        sheet.text(sheet.bold_metrics.elidedText(line, Qt.TextElideMode.ElideRight, area.width()), QRectF(area.left(), y, area.width(), sheet.line), bold=True)
+        return max(right, area.left() + min(sheet.bold_metrics.horizontalAdvance(line), area.width()))
 
-    def _pool(self, sheet: _Sheet, view: PoolView, area: QRectF) -> None:
-        """The window outlined on the input, its numbers, and the one kept (max) or their mean."""
+    def _pool(self, sheet: _Sheet, view: PoolView, area: QRectF) -> float:
+        """The window outlined on the input, its numbers, and the one kept (max) or their mean.
+        Returns the right edge of what it drew."""
         kh, kw = view.window.shape
         glyph = sheet.line * 1.2
-        cell = min((area.width() - 2 * glyph - 3 * MARGIN) / (kw + max(kw, 8)), (area.height() - 2 * sheet.line) / kh, 4 * sheet.line)
-        top = area.top() + sheet.line
-        side = max(cell * kh, min(area.height() - 2 * sheet.line, area.width() * 0.35))
-        sheet.caption(f"{'the drawing' if view.source.drawing else f'{view.source.label} map {view.channel}'}", QRectF(area.left(), area.top(), side + glyph, sheet.line))
+        top = area.top() + sheet.small_line
+        cell = min((area.width() - 2 * glyph - 3 * MARGIN) / (kw + max(kw, 8)), (area.bottom() - top) / kh, 4 * sheet.line)
+        side = max(cell * kh, min(area.bottom() - top, area.width() * 0.35))
+        sheet.caption("the drawing" if view.source.drawing else f"{view.source.label} map {view.channel}", QRectF(area.left(), area.top(), side + glyph, sheet.small_line))
         sheet.field(view.input[:, :, view.channel], view.rows, view.cols, QRectF(area.left(), top, side, side), view.source.drawing)
         x = area.left() + side + glyph
         grid = QRectF(x, top, cell * kw, cell * kh)
-        sheet.caption(f"window, rows {view.rows[0]}–{view.rows[-1]}, cols {view.cols[0]}–{view.cols[-1]}", QRectF(x, area.top(), area.right() - x, sheet.line))
+        sheet.caption(f"window, rows {view.rows[0]}–{view.rows[-1]}, cols {view.cols[0]}–{view.cols[-1]}", QRectF(x, area.top(), area.right() - x, sheet.small_line))
         sheet.grid(view.window, grid, "drawing" if view.source.drawing else "values", self._cells(view.source, view.rows, view.cols, view.channel), self.unit_clicked.emit)
         if view.kept is not None:
             row, col = view.kept
             sheet.box(QRectF(grid.left() + col * cell, grid.top() + row * cell, cell, cell), None, HIGHLIGHT)
         what = f"max = {number(view.value)}" if view.kind == "max" else f"mean of {view.count} = {number(view.value)}"
         sheet.text(what, QRectF(grid.right() + MARGIN, top, area.right() - grid.right() - MARGIN, grid.height()), bold=True)
+        return min(grid.right() + MARGIN + sheet.bold_metrics.horizontalAdvance(what), area.right())
 
     def _softmax(self, sheet: _Sheet, view: SoftmaxView, area: QRectF) -> None:
-        """The stable softmax as a table, one row a class, and the plain formula beside it (columns
-        drop from the right where the panel is narrow); clicking a row shows that class."""
+        """The stable softmax as a table, one row a class, and the plain formula beside it; each
+        column as wide as its numbers, the classes in two halves side by side where rows would
+        be too short, the columns dropped from the right where the panel is narrow; the note
+        beside the table where it has room, else under it. Clicking a row shows that class."""
         note = [line.format(total=number(view.total), factor=view.factor) for line in SOFTMAX_NOTE]
         note[-1] += " The model outputs logits: the app adds the softmax." if view.added else " This layer outputs log(share)." if view.log else ""
         joined = " ".join(note)
-        area = sheet.steps([joined] if sheet.small_metrics.horizontalAdvance(joined) <= area.width() else note, area)
-        names = SOFTMAX_COLUMNS[: max(5, min(len(SOFTMAX_COLUMNS), int(area.width() // MIN_COLUMN_PX)))]
+        under = [joined] if sheet.fits(joined, area.width()) else note
         count = len(view.logits)
-        columns = [None, view.logits, view.shifted, view.exps, view.shares, view.scaled_plain, view.scaled_stable, view.plain_exps, view.plain_shares]
-        rows = count + 1
-        height = min(area.height() / rows, 2 * sheet.line)
-        width = area.width() / len(names)
-        font = sheet.sized(max(min(height * 0.8, sheet.text_px), MIN_GRID_TEXT_PX + 1))
+        values = [None, view.logits, view.shifted, view.exps, view.shares, view.scaled_plain, view.scaled_stable, view.plain_exps, view.plain_shares]
+        names = [(self.class_names[index] if index < len(self.class_names) else str(index))[:8] for index in range(count)]
+        texts = [[name.format(f=view.factor)] + (names if c == 0 else [number(float(value)) for value in values[c]]) for c, name in enumerate(SOFTMAX_COLUMNS)]
+        # every arrangement at every size: readable text first, then the plain formula's column
+        # (where it overflows), then the largest text, then the most columns
+        best = None  # (score, text px, blocks, row height, widths, note beside)
+        measured: dict[int, list[float]] = {}  # each column's width at a text size, measured once
+
+        def column_widths(px: int) -> list[float]:
+            if px not in measured:
+                metrics = sheet.metrics(px)
+                measured[px] = [max(metrics.horizontalAdvance(text) for text in column) + COLUMN_GAP for column in texts]
+            return measured[px]
+
+        for blocks in (1, 2) if count > 5 else (1,):
+            per = math.ceil(count / blocks)
+            for beside in (True, False):
+                height = area.height() - (0 if beside else len(under) * sheet.line + MARGIN / 2)
+                row = min(height / (per + 1), 2 * sheet.line)
+                room = area.width() - (MIN_NOTE_PX + 2 * MARGIN if beside else 0) - BLOCK_GAP * (blocks - 1)
+                for px in range(min(int((row - 1) / 1.17), sheet.text_px), MIN_GRID_TEXT_PX - 1, -1):
+                    widths = column_widths(px)
+                    shown = sum(1 for end in np.cumsum(widths) if end * blocks <= room)
+                    if shown < KEPT_COLUMNS:
+                        continue
+                    if beside and len(sheet.wrap(joined, area.width() - sum(widths[:shown]) * blocks - BLOCK_GAP * (blocks - 1) - 2 * MARGIN)) * sheet.small_line > area.height():
+                        continue
+                    score = (px >= READABLE_TEXT_PX, min(shown, KEPT_COLUMNS + 1), px, shown, blocks == 1, not beside)
+                    if best is None or score > best[0]:
+                        best = (score, px, blocks, row, widths[:shown], beside)
+        if best is None:  # too small for five columns: as many as fit, in the smallest text
+            widths = column_widths(MIN_GRID_TEXT_PX)
+            height = area.height() - len(under) * sheet.line - MARGIN / 2
+            best = ((), MIN_GRID_TEXT_PX, 1, min(height / (count + 1), 2 * sheet.line), widths[: max(1, sum(1 for end in np.cumsum(widths) if end <= area.width()))], False)
+        _, px, blocks, height, widths, beside = best
+        font = sheet.sized(px)
+        per = math.ceil(count / blocks)
+        width = sum(widths)
         unit = self.result.unit
-        for r in range(rows):
-            top = area.top() + r * height
-            index = r - 1
-            if index == view.index:
-                sheet.box(QRectF(area.left(), top, area.width(), height), SELECTED_ROW, None)
-            for c, name in enumerate(names):
-                cell = QRectF(area.left() + c * width, top, width - 4, height)
-                if r == 0:
-                    text, colour = name.format(f=view.factor), CAPTION
-                elif c == 0:
-                    text, colour = (self.class_names[index] if index < len(self.class_names) else str(index))[:8], INK
-                else:
-                    value = float(columns[c][index])
-                    text, colour = number(value), INK if math.isfinite(value) else OVERFLOW
-                sheet.add(Text(cell, text, colour, font, RIGHT if c else LEFT))
-            if 0 <= index < count and index != view.index and len(unit.index) == 1:
-                sheet.targets.append((QRectF(area.left(), top, area.width(), height), lambda index=index: self.unit_clicked.emit(Unit(unit.layer, (index,)))))
+        if not beside:
+            area = sheet.steps(under, area)
+        for block in range(blocks):
+            left = area.left() + block * (width + BLOCK_GAP)
+            if block:  # a rule between the halves
+                rule = left - BLOCK_GAP / 2
+                sheet.add(Line(QPolygonF([QPointF(rule, area.top()), QPointF(rule, area.top() + (per + 1) * height)]), AXIS, 1))
+            indices = [None] + list(range(block * per, min(count, (block + 1) * per)))
+            for r, index in enumerate(indices):
+                top = area.top() + r * height
+                if index == view.index:
+                    sheet.box(QRectF(left, top, width, height), SELECTED_ROW, None)
+                x = left
+                for c, column in enumerate(texts[: len(widths)]):
+                    cell = QRectF(x, top, widths[c] - COLUMN_GAP / 2, height)
+                    x += widths[c]
+                    if index is None:
+                        text, colour = column[0], CAPTION
+                    else:
+                        value = float(values[c][index]) if c else 0.0
+                        text, colour = column[index + 1], INK if math.isfinite(value) else OVERFLOW
+                    sheet.add(Text(cell, text, colour, font, RIGHT if c else LEFT))
+                if index is not None and index != view.index and len(unit.index) == 1:
+                    sheet.targets.append((QRectF(left, top, width, height), lambda index=index: self.unit_clicked.emit(Unit(unit.layer, (index,)))))
+        if beside:
+            left = area.left() + blocks * width + BLOCK_GAP * (blocks - 1) + 2 * MARGIN
+            for i, line in enumerate(sheet.wrap(joined, area.right() - left)):
+                sheet.add(Text(QRectF(left, area.top() + i * sheet.small_line, area.right() - left, sheet.small_line), line, CAPTION, sheet.small, LEFT))
 
     def _cells(self, source: Source, rows: Sequence[int], cols: Sequence[int], channel: int) -> list[list[Unit | None]] | None:
         """The unit each cell of a window reads, to follow it back (None: padding, or the drawing)."""
@@ -329,14 +501,19 @@ class _Sheet:
 
     def __init__(self, font: QFont, width: int, height: int):
         self._base = font
+        self._metrics: dict[int, QFontMetricsF] = {}
         self.text_px = int(np.clip(min(width / 42, height / 13), MIN_TEXT_PX, MAX_TEXT_PX))
         self.font = self.sized(self.text_px)
         self.bold = QFont(self.font)
         self.bold.setBold(True)
-        self.small = self.sized(self.text_px - 1)
+        self.bold_metrics = QFontMetricsF(self.bold)
+        self.small = self.sized(max(self.text_px - 1, MIN_TEXT_PX))
         self.small_metrics = QFontMetricsF(self.small)
         self.line = QFontMetricsF(self.font).height() + 2
+        self.small_line = self.small_metrics.height() + 1
+        self.sign = self.bold_metrics.horizontalAdvance("×") + 6  # the room for × and = between grids
         self.area = QRectF(MARGIN, MARGIN, width - 2 * MARGIN, height - 2 * MARGIN)
+        self.title_right = self.area.right()
         self.shapes: list[Shape] = []
         self.targets: list[tuple[QRectF, Callable[[], None]]] = []
 
@@ -345,6 +522,28 @@ class _Sheet:
         font.setPixelSize(max(int(px), 1))
         return font
 
+    def metrics(self, px: int) -> QFontMetricsF:
+        """The metrics of the panel's font at ``px`` pixels (kept: a grid tries a few sizes)."""
+        if px not in self._metrics:
+            self._metrics[px] = QFontMetricsF(self.sized(px))
+        return self._metrics[px]
+
+    def fits(self, text: str, width: float) -> bool:
+        """Whether ``text`` fits ``width`` on one line in the small (caption) font."""
+        return self.small_metrics.horizontalAdvance(text) <= width - 2
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` in lines of the small font no wider than ``width``, broken between words (a
+        word wider than that alone on its line, cut short with …)."""
+        lines: list[str] = []
+        for word in text.split(" "):
+            joined = f"{lines[-1]} {word}" if lines else word
+            if lines and self.fits(joined, width):
+                lines[-1] = joined
+            else:
+                lines.append(word)
+        return [self.small_metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+
     def add(self, shape: Shape) -> None:
         self.shapes.append(shape)
 
@@ -352,9 +551,39 @@ class _Sheet:
         self.add(Text(rect, text, INK, self.bold if bold else self.font, flags))
 
     def caption(self, text: str, rect: QRectF) -> None:
-        """Small grey text, cut short with … to fit its place."""
+        """Small grey text on one line, cut short with … only where its place is too narrow (the
+        layouts give their headings the room or a second line first)."""
         fitted = self.small_metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
         self.add(Text(rect, fitted, CAPTION, self.small, LEFT))
+
+    def captions(self, text: str, rect: QRectF) -> None:
+        """Small grey text wrapped into as many lines as ``rect`` holds (the last cut short with …
+        if it needs more)."""
+        room = max(int(round(rect.height() / self.small_line)), 1)
+        lines = self.wrap(text, rect.width())
+        if len(lines) > room:
+            lines = lines[: room - 1] + [" ".join(lines[room - 1 :])]
+        for i, line in enumerate(lines):
+            self.caption(line, QRectF(rect.left(), rect.top() + i * self.small_line, rect.width(), self.small_line))
+
+    def headings(self, items: Sequence[tuple[float, float, Sequence[str]]], top: float, left: float, right: float, lines: int) -> list[tuple[QRectF, str]] | None:
+        """Headings (x, width, lines of text) each centred over its column, on ``lines`` lines:
+        one may spill into the room its neighbours' headings leave, within ``left``..``right``.
+        Returns where each line goes, or None where two would come closer than HEADING_GAP."""
+        placed = []
+        for line in range(lines):
+            end = -math.inf
+            for x, width, texts in items:
+                text = texts[line] if line < len(texts) else ""
+                if not text:
+                    continue
+                advance = self.small_metrics.horizontalAdvance(text)
+                start = min(max(x + (width - advance) / 2, left), right - advance)
+                if start < left or start < end + HEADING_GAP:
+                    return None
+                placed.append((QRectF(start, top + line * self.small_line, advance + 2, self.small_line), text))
+                end = start + advance
+        return placed
 
     def paragraph(self, text: str, area: QRectF) -> None:
         self.add(Text(area, text, CAPTION, self.font, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)))
@@ -368,7 +597,9 @@ class _Sheet:
     def title(self, title: str, value: str) -> QRectF:
         """The unit and its number on the first line; returns the area below it."""
         rect = QRectF(self.area.left(), self.area.top(), self.area.width(), self.line)
-        self.text(f"{title}  {value}", rect, bold=True)
+        text = self.bold_metrics.elidedText(f"{title}  {value}", Qt.TextElideMode.ElideMiddle, rect.width())
+        self.text(text, rect, bold=True)
+        self.title_right = rect.left() + self.bold_metrics.horizontalAdvance(text)  # where the title line has room left
         return self.area.adjusted(0, self.line + MARGIN / 2, 0, 0)
 
     def steps(self, lines: Sequence[str], area: QRectF) -> QRectF:
@@ -385,11 +616,16 @@ class _Sheet:
             self.add(Text(rect, fitted, INK, self.small, LEFT))
         return area.adjusted(0, 0, 0, -height - (MARGIN / 2 if shown else 0))
 
-    def curve(self, curve: Curve, area: QRectF) -> QRectF:
-        """The activation's curve with the unit's point, on the right; returns the area left of it."""
-        width = min(area.width() * (0.3 if area.width() > 700 else 0.2), area.height() * 1.4)
-        box = QRectF(area.right() - width, area.top() + self.line, width, area.height() - self.line)
-        self.caption(f"{curve.name}({number(curve.z)}) = {number(curve.value)}", QRectF(box.left(), area.top(), width, self.line))
+    def curve_width(self, curve: Curve, area: QRectF) -> float:
+        """The width the activation's curve takes: a share of the panel, and room for its caption."""
+        width = min(area.width() * (0.3 if area.width() > 700 else 0.2), area.height() * 1.4, MAX_CURVE_PX)
+        return max(width, min(self.small_metrics.horizontalAdvance(_curve_caption(curve)) + 4, area.width() * 0.4))
+
+    def curve(self, curve: Curve, rect: QRectF) -> None:
+        """The activation's curve with the unit's point, in ``rect`` under its caption."""
+        box = rect.adjusted(0, self.small_line, 0, 0)
+        box.setHeight(min(box.height(), box.width() * 1.2))  # in a tall panel, no taller than it reads
+        self.caption(_curve_caption(curve), QRectF(rect.left(), rect.top(), rect.width(), self.small_line))
         finite = np.isfinite(curve.ys)
         low, high = (float(curve.ys[finite].min()), float(curve.ys[finite].max())) if finite.any() else (0.0, 1.0)
         low, high = min(low, curve.value if math.isfinite(curve.value) else low), max(high, curve.value if math.isfinite(curve.value) else high)
@@ -408,7 +644,6 @@ class _Sheet:
         if math.isfinite(curve.z) and math.isfinite(curve.value):
             centre = points(np.array([curve.z]), np.array([curve.value]))[0]
             self.box(QRectF(centre.x() - 3, centre.y() - 3, 6, 6), HIGHLIGHT, None)
-        return area.adjusted(0, 0, -width - MARGIN, 0)
 
     def bars(self, entries: Sequence[tuple[str, str, float, Unit | None]], rect: QRectF, follow: Callable[[Unit], None]) -> None:
         """Rows of (label, "x × w", value, unit): a bar for each value about a shared zero. The
@@ -438,17 +673,31 @@ class _Sheet:
             if unit is not None:
                 self.targets.append((row, lambda unit=unit: follow(unit)))
 
-    def grid(self, values: np.ndarray, rect: QRectF, kind: str, units: list[list[Unit | None]] | None, follow: Callable[[Unit], None]) -> None:
+    def grid_font(self, values: np.ndarray, cell: float) -> tuple[QFont | None, int]:
+        """The largest font (within MIN_GRID_TEXT_PX..MAX_GRID_TEXT_PX) in which every number of
+        the grid fits its cell, and the decimals (two where cells are large enough for them at a
+        good size); None: the cells are too small for numbers."""
+        finite = values[np.isfinite(values)].ravel().tolist()
+        for decimals in (2, 1) if cell >= 40 else (1,):
+            texts = {cell_text(value, decimals) for value in finite} or {"0"}
+            for px in range(min(int(cell * 0.45), MAX_GRID_TEXT_PX), MIN_GRID_TEXT_PX - 1, -1):
+                metrics = self.metrics(px)
+                if max(metrics.horizontalAdvance(text) for text in texts) <= cell - max(1.5, (cell - 20) * 0.2):  # small cells: the glyphs' side bearings keep them apart
+                    if decimals == 1 or px >= 12:
+                        return self.sized(px), decimals
+                    break
+        return None, 1
+
+    def grid(self, values: np.ndarray, rect: QRectF, kind: str, units: list[list[Unit | None]] | None, follow: Callable[[Unit], None], font: tuple[QFont | None, int] | None = None) -> None:
         """A small grid of numbers, each cell coloured by its number (grey levels for the drawing,
-        blue–white–red about zero otherwise); NaN cells (over the edge) stay empty."""
+        blue–white–red about zero otherwise); NaN cells (over the edge) stay empty. ``font``: the
+        numbers' font and decimals (:meth:`grid_font`; by default the largest these cells hold)."""
         rows, cols = values.shape
         cell = rect.width() / cols
         finite = np.isfinite(values)
         extent = float(np.abs(values[finite]).max()) if finite.any() else 0.0
         fills = _greys(values) if kind == "drawing" else _colours(values, extent or 1.0)
-        font = self.sized(np.clip(cell * 0.3, MIN_GRID_TEXT_PX, MAX_GRID_TEXT_PX))
-        decimals = 2 if cell >= 34 else 1
-        numbered = cell >= MIN_NUMBER_CELL_PX
+        font, decimals = font or self.grid_font(values, cell)
         for r in range(rows):
             for c in range(cols):
                 square = QRectF(rect.left() + c * cell, rect.top() + r * cell, cell, cell)
@@ -457,7 +706,7 @@ class _Sheet:
                     continue
                 fill = fills[r][c]
                 self.box(square.adjusted(0.5, 0.5, -0.5, -0.5), fill, None)  # the white between cells parts them
-                if numbered:
+                if font is not None:
                     self.add(Text(square, cell_text(float(values[r, c]), decimals), WHITE if fill.lightness() < 120 else INK, font, CENTRE))
                 if units is not None and units[r][c] is not None:
                     self.targets.append((square, lambda unit=units[r][c]: follow(unit)))
@@ -469,24 +718,26 @@ class _Sheet:
         sx, sy = rect.width() / width, rect.height() / height
         self.box(QRectF(rect.left() + cols[0] * sx, rect.top() + rows[0] * sy, (cols[-1] - cols[0] + 1) * sx, (rows[-1] - rows[0] + 1) * sy), None, HIGHLIGHT)
 
-    def channel_strip(self, sums: np.ndarray, selected: int, channel: int, rect: QRectF, pick: Callable[[int], None]) -> None:
-        """Each input channel's Σ as a bar about zero (click one to see its grids); the one shown outlined."""
-        lines = (f"map {channel}: Σ {number(float(sums[selected]))}", "Σ by map: click")
-        labels = min(rect.width() * 0.3, max(self.small_metrics.horizontalAdvance(line) for line in lines) + 8)
-        for i, line in enumerate(lines):
-            self.caption(line, QRectF(rect.left(), rect.top() + i * rect.height() / 2, labels, rect.height() / 2))
-        chart = rect.adjusted(labels, 0, 0, 0)
+    def channel_strip(self, sums: np.ndarray, selected: int, rect: QRectF, pick: Callable[[int], None]) -> float:
+        """Each input channel's Σ as a bar about zero (click one to see its grids), the one shown
+        outlined; each bar at most MAX_SLOT_PX wide, from the left of ``rect``. Returns the right edge."""
         extent = float(np.abs(sums).max()) or 1.0
-        width = chart.width() / len(sums)
-        middle = chart.center().y()
+        width = min(rect.width() / len(sums), MAX_SLOT_PX)
+        middle = rect.center().y()
         fills = _colours(sums[None], extent)[0]
+        self.add(Line(QPolygonF([QPointF(rect.left(), middle), QPointF(rect.left() + width * len(sums), middle)]), AXIS, 1))
         for index, value in enumerate(sums.tolist()):
-            length = value / extent * chart.height() * 0.5
-            slot = QRectF(chart.left() + index * width, chart.top(), width, chart.height())
+            length = value / extent * rect.height() * 0.5
+            slot = QRectF(rect.left() + index * width, rect.top(), width, rect.height())
             self.box(QRectF(slot.left() + width * 0.1, min(middle, middle - length), width * 0.8, abs(length)), fills[index], None)
             if index == selected:
                 self.box(slot, None, HIGHLIGHT)
             self.targets.append((slot, lambda index=index: pick(index)))
+        return rect.left() + width * len(sums)
+
+
+def _curve_caption(curve: Curve) -> str:
+    return f"{curve.name}({number(curve.z)}) = {number(curve.value)}"
 
 
 def _title(result: Arithmetic, class_names: Sequence[str]) -> str:
