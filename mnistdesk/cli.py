@@ -222,8 +222,12 @@ def _run_train(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     saved = _save_with_fallback(model, out, metadata)
     history_path = saved.with_suffix(".history.json")
-    with replacing(history_path) as tmp:
-        tmp.write_text(json.dumps(metadata["history"], indent=1))
+    try:
+        with replacing(history_path) as tmp:
+            tmp.write_text(json.dumps(metadata["history"], indent=1))
+    except OSError as error:  # the model is saved (its metadata holds the history too): say so
+        _say(f"mnistdesk: error: {history_path}: cannot write the history ({error.strerror or error}); the model itself was saved to {saved}, its history inside it", file=sys.stderr)
+        return EXIT_ERROR
     if "validation_accuracy" in metadata:
         _say(f"validation accuracy {metadata['validation_accuracy']:.4f} on {metadata['validation_n']} digits held out of training", file=sys.stderr)
     _say(f"test accuracy {metadata['test_accuracy']:.4f} on {metadata['test_n']} digits; wrote {saved} and {history_path}", file=sys.stderr)

@@ -154,15 +154,17 @@ class PersonalDrawings:
 
     def tidy(self, older_than_s: float = LEFTOVER_AFTER_S) -> list[Path]:
         """Remove what a killed process left half-done while keeping drawings: temporary files,
-        and a drawing or an input without the other. Only files named as :meth:`add` names them,
-        and only ones older than ``older_than_s`` (another window may be keeping one right now);
-        a digit whose two folders cannot both be listed is left alone. Returns what went."""
+        and a drawing without its input (the input is written last). Only files named as
+        :meth:`add` names them, and only ones older than ``older_than_s`` (another window may be
+        keeping one right now); a digit whose two folders cannot both be listed is left alone.
+        An input without its drawing is kept: no save of ours leaves one, and it is the training
+        sample itself (a drawing deleted by hand, a backup restored in part). Returns what went."""
         cutoff = time.time() - older_than_s
         removed = []
         for label in range(10):
             folders = [self.root / kind / str(label) for kind in (DRAWINGS_DIR, INPUTS_DIR)]
             drawings, inputs = (_plain_files(folder) for folder in folders)
-            for folder, files, others in ((folders[0], drawings, inputs), (folders[1], inputs, drawings)):
+            for folder, files, others in ((folders[0], drawings, inputs), (folders[1], inputs, None)):
                 for name, plain in (files or {}).items():
                     half_kept = others is not None and KEPT_NAME.fullmatch(name) is not None and name not in others
                     path = folder / name
@@ -208,7 +210,10 @@ class PersonalDrawings:
             try:
                 with os.scandir(folder) as items:
                     names = sorted(item.name for item in items if item.name.endswith(".png") and not item.name.startswith("."))
-            except (FileNotFoundError, NotADirectoryError):
+            except FileNotFoundError:
+                continue
+            except NotADirectoryError:
+                problems.append(f"{folder}: is not a folder; the {label}s in it are left out")
                 continue
             except OSError as error:
                 problems.append(f"{folder}: cannot be read ({error.strerror or error}); the {label}s in it are left out")

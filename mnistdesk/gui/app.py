@@ -53,7 +53,7 @@ def run(model_path: Path | None = None) -> int:
     interrupts.uninstall()
     if status == 0 and interrupts.signal_number is not None:
         status = 128 + interrupts.signal_number  # as a shell reports a command its signal ended
-    if tensorflow_import_under_way():
+    if tensorflow_import_under_way() or window.tensorflow.importing():
         # It cannot be interrupted and may take seconds more (closing then took 2-4 s), and
         # nothing else is pending: everything is saved, and a run stops at its next batch.
         window.settings.sync()

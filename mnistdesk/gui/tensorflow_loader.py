@@ -92,6 +92,10 @@ class TensorFlowLoader(QObject):
         self.label.setToolTip(f"Training is unavailable: {message}\nReinstall with: pip install -e .")
         self.failed.emit(message)
 
+    def importing(self) -> bool:
+        """The background import has started and not ended (it cannot be interrupted)."""
+        return self.thread is not None and self.thread.isRunning()
+
     def stop(self) -> None:
         """Closing: no import starts any more; one under way cannot be interrupted and ends by itself."""
         self.idle_timer.stop()

@@ -15,8 +15,10 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from mnistdesk.base.untrusted import (
     CODE_REFUSED,
     MAX_CONFIG_BYTES,
     MAX_METADATA_BYTES,
+    MAX_WEIGHT_ARRAYS,
     MAX_WEIGHT_BYTES,
     FileRefused,
     check_code_free,
@@ -280,16 +283,54 @@ def check_model_file(path: str | os.PathLike) -> None:
 
 
 def _check_declared_sizes(archive: zipfile.ZipFile) -> None:
-    import h5py
-
     names = set(archive.namelist())
     if CONFIG_MEMBER not in names:
         raise FileRefused(f"cannot load this model: it has no {CONFIG_MEMBER}, so it is not a Keras model file")
     _check_members(archive)
     _check_config(json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES)), CONFIG_MEMBER)
     if WEIGHTS_MEMBER in names:
-        with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
+        with opened_weights(archive) as weights:
             check_hdf5_arrays(weights)
+
+
+#: A weights member up to this size is unpacked into memory to be read, a bigger one into a
+#: temporary file (the shipped model's is 0.5 MB, cnn's with its optimizer state ~38 MB).
+WEIGHTS_IN_MEMORY = 8 << 20
+
+
+@contextmanager
+def opened_weights(archive: zipfile.ZipFile) -> Iterator[Any]:
+    """The ``model.weights.h5`` of a ``.keras`` (its size checked by :func:`_check_members`) as
+    an open ``h5py.File``, read from a copy unpacked once: h5py seeks back and forth, and each
+    seek back in a zip member unpacks it again from its start (a 280 KB file holding 1,000
+    arrays took minutes to check). Small weights are copied into memory, others into a scratch
+    folder removed however the block ends, as :func:`_keras_source` does for Keras."""
+    import io
+
+    import h5py
+
+    info = archive.getinfo(WEIGHTS_MEMBER)
+    limit = MODEL_MEMBER_LIMITS[WEIGHTS_MEMBER]
+    with archive.open(info) as stream:  # before unpacking 270 MB of something else
+        if stream.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+            raise FileRefused(f"its {WEIGHTS_MEMBER} is not an HDF5 file; it may be damaged")
+    if info.file_size <= WEIGHTS_IN_MEMORY:
+        with h5py.File(io.BytesIO(read_member(archive, WEIGHTS_MEMBER, limit)), "r") as weights:
+            yield weights
+        return
+    check_size(WEIGHTS_MEMBER, info.file_size, limit, "unpacks to")
+    with scratch_folder("mnistdesk-weights-") as folder:
+        free = shutil.disk_usage(folder).free
+        if free < info.file_size:
+            raise FileRefused(f"cannot read its weights: they unpack to {format_bytes(info.file_size)}, and the temporary folder {folder.parent} has only {format_bytes(free)} free")
+        copy = folder / WEIGHTS_MEMBER
+        try:  # zipfile never unpacks more than the size the member declares
+            with archive.open(info) as source, copy.open("wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+        except OSError as error:
+            raise FileRefused(f"cannot read its weights: unpacking them into the temporary folder {folder.parent} failed ({error.strerror or error})") from None
+        with h5py.File(copy, "r") as weights:
+            yield weights
 
 
 def _check_members(archive: zipfile.ZipFile) -> None:
@@ -347,15 +388,13 @@ def legacy_config(file: Any) -> dict[str, Any]:
 
 
 def legacy_layer_weights(file: Any, layer: dict[str, Any]) -> tuple[Any, ...]:
-    """A legacy ``.h5`` layer's weight arrays, in the order its ``weight_names`` lists them."""
-    import numpy as np
-
+    """A legacy ``.h5`` layer's weights as h5py datasets, not yet read, in the order its
+    ``weight_names`` lists them: the reader counts what it reads (a config may name a layer twice)."""
     name = layer.get("name", layer.get("config", {}).get("name"))
     group = file.get(f"model_weights/{name}") if isinstance(name, str) else None
     if group is None:
         return ()
-    names = [weight.decode("utf-8") if isinstance(weight, bytes) else str(weight) for weight in group.attrs.get("weight_names", [])]
-    return tuple(np.array(group[weight]) for weight in names)
+    return tuple(group[weight] for weight in _name_list(group, "weight_names"))
 
 
 def _check_legacy_file(path: str | os.PathLike) -> None:
@@ -365,6 +404,52 @@ def _check_legacy_file(path: str | os.PathLike) -> None:
     with h5py.File(path, "r") as file:
         _check_config(legacy_config(file), "its model_config")
         check_hdf5_arrays(file)
+        _check_legacy_mentions(file)
+
+
+def _check_legacy_mentions(file: Any) -> None:
+    """Refuse a legacy ``.h5`` whose name lists (``layer_names``, each layer's ``weight_names``)
+    lead to one layer or array twice: Keras reads an array at each mention, while
+    :func:`check_hdf5_arrays` counts it once (an 8 KB file naming one 196 MB array 12 times
+    cost 2.3 GB). Counts the names before reading them: at most twice :data:`MAX_WEIGHT_ARRAYS`."""
+    import h5py
+
+    lists: list[tuple[Any, str]] = []
+
+    def visit(_: str, group: Any) -> None:
+        if isinstance(group, h5py.Group):
+            lists.extend((group, key) for key in ("layer_names", "weight_names"))
+
+    visit("/", file)
+    file.visititems(visit)
+    declared = sum(math.prod(group.attrs.get_id(part).shape) for group, key in lists for part in _name_parts(group, key))
+    if declared > 2 * MAX_WEIGHT_ARRAYS:
+        raise FileRefused(f"refused: its layer_names and weight_names list {declared} names, over the limit of {2 * MAX_WEIGHT_ARRAYS}")
+    seen: dict[str, set[Any]] = {"layer_names": set(), "weight_names": set()}
+    for group, key in lists:
+        for name in _name_list(group, key):
+            target = group.get(name) if name not in ("", ".") else group
+            if target is None:
+                continue  # a missing weight: Keras says so when it loads
+            if target.id in seen[key]:
+                raise FileRefused(f"refused: its {key} lead to {_preview(target.name)} more than once; it would be read again each time")
+            seen[key].add(target.id)
+
+
+def _name_parts(group: Any, key: str) -> list[str]:
+    """The attributes holding a legacy ``.h5`` name list, as Keras reads it: ``key``, or
+    ``key0``, ``key1``… (HDF5 once capped an attribute at 64 KB)."""
+    if key in group.attrs:
+        return [key]
+    parts: list[str] = []
+    while f"{key}{len(parts)}" in group.attrs:
+        parts.append(f"{key}{len(parts)}")
+    return parts
+
+
+def _name_list(group: Any, key: str) -> list[str]:
+    """A legacy ``.h5`` name list (see :func:`_name_parts`), as text."""
+    return [name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name) for part in _name_parts(group, key) for name in group.attrs[part]]
 
 
 def compiled_settings(path: str | os.PathLike) -> dict[str, Any]:
@@ -433,14 +518,21 @@ def read_metadata_checked(path: str | os.PathLike) -> tuple[dict[str, Any], list
         return {}, []
     try:
         check_zip_directory(path)
-        with zipfile.ZipFile(path) as archive:
+        archive = zipfile.ZipFile(path)
+    except FileRefused as reason:
+        return {}, [f"metadata ignored: {reason}"]
+    except (OSError, zipfile.BadZipFile, ValueError):  # not a model archive: the model's own check says so
+        return {}, []
+    try:
+        with archive:
             if METADATA_MEMBER not in archive.namelist():
                 return {}, []
             raw = read_member(archive, METADATA_MEMBER, MAX_METADATA_BYTES)
     except FileRefused as reason:
         return {}, [f"metadata ignored: {reason}"]
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return {}, []
+    # zipfile's own words for a damaged, encrypted or oddly compressed member (a bad CRC, say)
+    except (OSError, zipfile.BadZipFile, ValueError, RuntimeError, NotImplementedError, EOFError, zlib.error) as error:
+        return {}, [f"metadata ignored: it cannot be read ({error})"]
     try:
         record = json.loads(raw)
     except (ValueError, RecursionError):
@@ -502,9 +594,15 @@ def _scalars(value: Any) -> bool:
 
 
 def _history(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(series, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in series) for series in value.values()
-    )
+    return isinstance(value, dict) and all(isinstance(series, list) and all(map(_plottable, series)) for series in value.values())
+
+
+def _plottable(value: Any) -> bool:
+    """A float (NaN and infinity included: a curve shows the gap), or an int a float can hold
+    (10**400 is valid JSON, and stopped the window from starting when it was drawn)."""
+    if isinstance(value, float):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
 
 
 #: Each known metadata field: its check, and what it must be (for the note when it is not).

@@ -371,12 +371,15 @@ class ProgressPrinter(keras.callbacks.Callback):
         self.live = stream.isatty()
         self.throttle = Throttle(0.2)
         self.started = self.epoch_started = time.perf_counter()
+        self.first_epoch: int | None = None  # a continued model's run starts past its earlier epochs
 
     def on_train_begin(self, logs=None) -> None:
         self.started = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.epoch_started = time.perf_counter()
+        if self.first_epoch is None:
+            self.first_epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
         # Not on_train_batch_end: hooking it makes Keras sync every batch (~40% slower).
@@ -387,11 +390,13 @@ class ProgressPrinter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
         now = time.perf_counter()
-        done = epoch + 1
+        first = self.first_epoch or 0
+        done = epoch - first + 1
         eta = (now - self.started) / done * (self.epochs - done)
         metrics = "  ".join(f"{key} {float(value):.4f}" for key, value in logs.items() if key != "learning_rate")
         prefix = "\r\033[K" if self.live else ""
-        self.stream.write(f"{prefix}epoch {done}/{self.epochs}  {metrics}  {now - self.epoch_started:.1f}s  ETA {format_eta(eta)}\n")
+        overall = f" (the model's epoch {epoch + 1})" if first else ""  # it printed "epoch 61/2"
+        self.stream.write(f"{prefix}epoch {done}/{self.epochs}{overall}  {metrics}  {now - self.epoch_started:.1f}s  ETA {format_eta(eta)}\n")
         self.stream.flush()
 
 

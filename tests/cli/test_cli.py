@@ -166,8 +166,10 @@ def test_train_continues_a_lesson_model_from_an_h5_file(tmp_path, tiny_npz, less
     metadata = read_metadata(out)
     assert len(metadata["history"]["loss"]) == 2 and metadata["history"]["loss"][1] < metadata["history"]["loss"][0]
     assert metadata["train_config"]["optimizer"] == "adam"
+    capsys.readouterr()
     assert main(["train", "--continue", str(out), "--dataset", str(tiny_npz), "--epochs", "1", "--batch-size", "32", "--out", str(tmp_path / "again.keras")]) == 0
     assert len(read_metadata(tmp_path / "again.keras")["history"]["loss"]) == 3, "a second Continue carries the curves on"
+    assert "epoch 1/1 (the model's epoch 3)" in capsys.readouterr().err, "it printed epoch 3/1"
     assert main(["train", "--continue", str(out), "--model", "dense", "--out", str(tmp_path / "x.keras")]) == 1
     assert "leave out --model" in capsys.readouterr().err
 
@@ -343,10 +345,11 @@ def test_a_signal_ends_a_long_command_saying_so_and_writing_nothing(tmp_path, ti
     process.send_signal(getattr(signal, signal_name))
     sent = time.perf_counter()
     try:
-        err = process.communicate(timeout=30)[1]
+        err = process.communicate(timeout=180)[1]
     finally:
         process.kill()
-    assert process.returncode == code and time.perf_counter() - sent < 10, "".join(seen) + err
+    # Within a second here; the bound is only against a hang (the suite must pass on a loaded machine).
+    assert process.returncode == code and time.perf_counter() - sent < 120, "".join(seen) + err
     assert err.splitlines()[-1] == "mnistdesk: interrupted" and "Traceback" not in err, err
     assert not out.parent.exists() or list(out.parent.iterdir()) == [], "nothing written, not even a temporary file"
 
@@ -390,3 +393,25 @@ def test_a_learning_rate_that_makes_training_diverge_is_blamed_not_the_model(tmp
     assert len(errors) == 2 and not tuned.exists() and not trained.exists()
     for line in errors:
         assert "diverged" in line and "learning rate 1e+12" in line and "lower learning rate (--lr)" in line and "weights hold NaN" not in line, line
+
+
+def test_a_history_file_that_cannot_be_written_says_the_model_was_saved(tmp_path, tiny_npz, capsys, monkeypatch):
+    """A disk that filled between the model and its .history.json ended in "[Errno 28] No space
+    left on device", naming no file and not saying the model had been saved."""
+    import errno
+
+    import mnistdesk.cli as cli
+
+    real = cli.replacing
+
+    def full_for_the_history(path, *args, **kwargs):
+        if str(path).endswith(".history.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "replacing", full_for_the_history)
+    out = tmp_path / "m.keras"
+    assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert str(tmp_path / "m.history.json") in err and "No space left on device" in err and f"saved to {out}" in err
+    assert len(read_metadata(out)["history"]["loss"]) == 1

@@ -282,3 +282,25 @@ def test_a_decompression_bomb_among_the_stored_inputs_is_named_and_left_out(tmp_
     assert len(entries) == 3 and len(arrays.labels) == 3
     assert any("bomb.png" in problem and "megapixels" in problem for problem in arrays.problems), arrays.problems
     assert len(read_labelled_folder(tmp_path / "handwriting").labels) == 3
+
+
+def test_an_input_whose_drawing_is_gone_is_kept(tmp_path):
+    """Tidying deleted an input whose drawing had been deleted by hand: the training sample
+    itself, which no save of ours leaves alone."""
+    store = PersonalDrawings(tmp_path)
+    kept = store.add(3, _ink(0), np.ones((28, 28), np.float32))
+    kept.drawing.unlink()
+    long_ago = time.time() - 2 * LEFTOVER_AFTER_S
+    os.utime(kept.model_input, (long_ago, long_ago))
+    assert store.tidy() == [] and kept.model_input.exists()
+    assert [entry.label for entry in store.read()[0]] == [3]
+
+
+def test_a_digit_folder_that_is_a_file_is_named(tmp_path):
+    """inputs/4 as a file left the 4s out without a word."""
+    store = PersonalDrawings(tmp_path)
+    store.add(1, _ink(0), np.ones((28, 28), np.float32))
+    (tmp_path / "inputs" / "4").write_bytes(b"not a folder")
+    entries, arrays = store.read()
+    assert [entry.label for entry in entries] == [1]
+    assert arrays.problems == (f"{tmp_path / 'inputs' / '4'}: is not a folder; the 4s in it are left out",)

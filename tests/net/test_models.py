@@ -153,3 +153,48 @@ def test_saved_metadata_always_fits_under_what_the_reader_takes(tmp_path):
     small = save_model(build_model("dense"), tmp_path / "small.keras", {"architecture": "dense", "notes_from_elsewhere": [0] * 10})
     assert read_metadata_checked(small)[0]["notes_from_elsewhere"] == [0] * 10, "fields from elsewhere are kept while they fit"
     assert MAX_METADATA_BYTES < 7_500_000
+
+
+def _with_metadata_member_patched(tmp_path, name: str, offset: int, value: bytes):
+    """The shipped model with a field of its metadata member's central-directory record changed."""
+    import struct
+
+    data = bytearray(paths.SHIPPED_MODEL_PATH.read_bytes())
+    start = 0
+    while (start := data.find(b"PK\x01\x02", start)) >= 0:
+        length = struct.unpack_from("<H", data, start + 28)[0]
+        if data[start + 46 : start + 46 + length] == b"mnistdesk.json":
+            data[start + offset : start + offset + len(value)] = value
+            break
+        start += 4
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "damage, offset, value",
+    [("encrypted", 8, b"\x01\x00"), ("compressed with method 98", 10, b"\x62\x00"), ("a bad checksum", 16, b"\x00\x00\x00\x00")],
+)
+def test_a_metadata_member_zipfile_cannot_read_is_a_note_not_a_traceback(tmp_path, damage, offset, value):
+    """An encrypted or oddly compressed mnistdesk.json ended evaluate, finetune and train
+    --continue in a RuntimeError / NotImplementedError traceback; a bad checksum dropped the
+    metadata without a word (evaluate then scored on another dataset than the model's)."""
+    from mnistdesk.cli import main
+    from mnistdesk.net.models import read_metadata_checked
+
+    path = _with_metadata_member_patched(tmp_path, f"{damage.split()[0]}.keras", offset, value)
+    metadata, notes = read_metadata_checked(path)
+    assert metadata == {} and len(notes) == 1 and notes[0].startswith("metadata ignored: it cannot be read"), notes
+    assert main(["evaluate", "--model", str(path), "--dataset", "sample"]) == 0
+
+
+def test_a_history_number_too_big_for_a_float_is_dropped_with_a_note():
+    """A history starting with 10**400 (valid JSON) passed the check and stopped the window from
+    starting (OverflowError while drawing the curves), at every start if it was the last model."""
+    from mnistdesk.net.models import validate_metadata
+
+    metadata, notes = validate_metadata({"history": {"loss": [10**400, 0.5]}, "architecture": "lean"})
+    assert "history" not in metadata and metadata["architecture"] == "lean" and "'history' ignored" in notes[0]
+    kept, notes = validate_metadata({"history": {"loss": [float("nan"), 10**300, 1, 0.5]}})
+    assert kept["history"]["loss"][1:] == [10**300, 1, 0.5] and not notes
