@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mnistdesk.base.untrusted import MAX_CONFIG_BYTES, read_member
+from mnistdesk.base.untrusted import MAX_CONFIG_BYTES, MAX_WEIGHT_BYTES, FileRefused, array_bytes, check_size, read_member
 from mnistdesk.net.layers import ELEMENTWISE_LAYERS, MERGE_LAYERS, WEIGHTED_LAYERS, Op, Softmax, UnsupportedModel, layer_ops, softmax
-from mnistdesk.net.models import CONFIG_MEMBER, WEIGHTS_MEMBER, ModelFileError, check_model_file, input_problem, is_legacy_h5, legacy_config, legacy_layer_weights, output_problem
+from mnistdesk.net.models import CONFIG_MEMBER, ModelFileError, check_model_file, input_problem, is_legacy_h5, legacy_config, legacy_layer_weights, opened_weights, output_problem
 
 #: The inputs the app can feed: its 28×28 digit as it is, with a channel, or flattened.
 FLAT_INPUT = (784,)
@@ -180,6 +180,18 @@ class Engine:
         specs = [LayerSpec(s.class_name, s.config, tuple(w), s.inputs) for s, w in zip(self.specs, weights, strict=True)]
         return Engine(specs, self.input_shape, self._output_name)
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its arrays hold: the weights, and what its operations made of them (a
+        convolution keeps its kernel a second time, laid out as one matrix)."""
+        roots: dict[int, np.ndarray] = {}
+        arrays = [w for spec in self.specs for w in spec.weights] + [v for node in self.nodes for v in vars(node.op).values() if isinstance(v, np.ndarray)]
+        for array in arrays:
+            while isinstance(array.base, np.ndarray):  # a view: its memory is its base's
+                array = array.base
+            roots[id(array)] = array
+        return sum(array.nbytes for array in roots.values())
+
     def first_layer_weights(self) -> np.ndarray | None:
         """The kernel of the first Dense or convolution layer, for the weight-image panel."""
         return next((s.weights[0] for s in self.specs if s.class_name in WEIGHTED_LAYERS and s.weights), None)
@@ -227,26 +239,42 @@ class Engine:
 
     @classmethod
     def from_keras_file(cls, path: str | os.PathLike) -> Engine:
-        """Build from a ``.keras`` or ``.h5`` file without importing TensorFlow."""
+        """Build from a ``.keras`` or ``.h5`` file without importing TensorFlow. What it reads is
+        counted against :data:`MAX_WEIGHT_BYTES` too: the check counts each array once, and a
+        config may name one layer many times (an 8 KB file read one 196 MB array 12 times)."""
         import h5py
 
         check_model_file(path)  # declared sizes are capped before anything is read
+        total = 0
+
+        def read(datasets: Sequence[Any]) -> tuple[np.ndarray, ...]:
+            nonlocal total
+            for dataset in datasets:
+                if not isinstance(dataset, h5py.Dataset):
+                    raise ModelFileError(f"its weight {dataset.name} is not an array")
+                total += array_bytes(dataset.shape or (), dataset.dtype)
+                check_size(f"the weights its layers read (with {dataset.name} of shape {dataset.shape})", total, MAX_WEIGHT_BYTES, "come to")
+            return tuple(np.array(dataset) for dataset in datasets)
+
         try:
             if is_legacy_h5(path):
                 with h5py.File(path, "r") as file:
-                    return cls.from_config(legacy_config(file), lambda index, layer: legacy_layer_weights(file, layer))
+                    return cls.from_config(legacy_config(file), lambda index, layer: read(legacy_layer_weights(file, layer)))
             with zipfile.ZipFile(path) as archive:
                 config = json.loads(read_member(archive, CONFIG_MEMBER, MAX_CONFIG_BYTES))  # checked above
                 layers = config.get("config", {}).get("layers", []) if isinstance(config, dict) else []
                 keys = _weight_keys(layers)
-                with archive.open(WEIGHTS_MEMBER) as stream, h5py.File(stream, "r") as weights:
-                    def read(index: int, layer: dict[str, Any]) -> tuple[np.ndarray, ...]:
-                        group = weights.get(f"layers/{keys[index]}/vars")
-                        return () if group is None else tuple(np.array(group[k]) for k in sorted(group, key=int))
+                with opened_weights(archive) as weights:  # a copy: a seek in a zip member unpacks it again
 
-                    return cls.from_config(config, read)
+                    def layer_weights(index: int, layer: dict[str, Any]) -> tuple[np.ndarray, ...]:
+                        group = weights.get(f"layers/{keys[index]}/vars")
+                        return () if group is None else read([group[k] for k in sorted(group, key=int)])
+
+                    return cls.from_config(config, layer_weights)
         except ModelFileError as error:
             raise ModelFileError(f"{path}: {error}") from None
+        except FileRefused as reason:  # read more than the caps, or the weights could not be unpacked
+            raise ModelFileError(f"{path}: {reason}") from None
 
 
 class KerasPredictor:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnistdesk.ink.imagefile import ImageFileError, load_ink
+from mnistdesk.ink.imagefile import ImageFileError, ink_from_gray, load_ink
 
 
 @pytest.fixture
@@ -53,3 +53,31 @@ def test_truncated_png_is_an_error(tmp_path, digit):
     (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:200])
     with pytest.raises(ImageFileError, match="cut.png"):
         load_ink(tmp_path / "cut.png")
+
+
+def whole_image_gray(image: Image.Image) -> np.ndarray:
+    """Grey levels as the whole image converted at once, then shrunk to at most 1024 pixels."""
+    if image.mode == "RGBA":
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("L")
+    elif image.mode in ("F", "I;16"):
+        values = np.asarray(image).astype(np.float32)
+        image = Image.fromarray(values / np.float32(65535 if image.mode == "I;16" else values.max()))
+    image.thumbnail((1024, 1024), Image.Resampling.BOX)
+    return np.asarray(image, np.float32) if image.mode == "F" else np.asarray(image) / np.float32(255)
+
+
+@pytest.mark.parametrize("size", [(2500, 1700), (4500, 700)])
+@pytest.mark.parametrize("mode", ["F", "I;16", "RGBA"])
+def test_a_big_image_reads_as_if_converted_whole(tmp_path, digit, size, mode):
+    """Big images are converted a tile at a time (a 6300×6300 float image took 1.8 GB whole);
+    the ink is the same, to the last bit, as converting the whole image and shrinking it."""
+    ink = np.asarray(Image.fromarray(digit).resize(size, Image.Resampling.BILINEAR))
+    if mode == "F":
+        image = Image.fromarray((255 - ink).astype(np.float32) * 4)  # paper at 1020: scaled by its range
+    elif mode == "I;16":
+        image = Image.fromarray((255 - ink).astype(np.uint16) * 257)
+    else:
+        image = Image.fromarray(np.dstack([np.zeros((*ink.shape, 3), np.uint8), ink]), "RGBA")
+    image.save(tmp_path / "big.tif")
+    expected = ink_from_gray(whole_image_gray(Image.open(tmp_path / "big.tif")))
+    np.testing.assert_array_equal(load_ink(tmp_path / "big.tif"), expected)
