@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QStatusBar, QWidget
 
 #: Room the status bar keeps for its frame, the size grip and the gaps between its items.
@@ -27,7 +27,6 @@ class StatusBar(QStatusBar):
 
     def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:
         self.permanent.append(widget)
-        widget.installEventFilter(self)  # a label that grows takes room from the message
         super().addPermanentWidget(widget, stretch)
 
     def showMessage(self, message: str, timeout: int = 0) -> None:
@@ -37,16 +36,17 @@ class StatusBar(QStatusBar):
         self._show(timeout)
 
     def _show(self, timeout: int) -> None:
-        message = self._full
+        self.setToolTip(self._full if self._shortened() != self._full else "")
+        super().showMessage(self._shortened(), timeout)
+
+    def _shortened(self) -> str:
         room = self.width() - sum(widget.sizeHint().width() for widget in self.permanent if widget.isVisible()) - CHROME_PX
-        shown = self.fontMetrics().elidedText(message, Qt.TextElideMode.ElideRight, max(room, 0)) if room > 0 else message
-        self.setToolTip(message if shown != message else "")
-        super().showMessage(shown, timeout)
+        return self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(room, 0)) if room > 0 else self._full
 
     def _fit_again(self) -> None:
         """The room changed (the window, or a permanent label's text): elide the message anew,
         for the time it has left."""
-        if not self.currentMessage():
+        if not self.currentMessage() or self._shortened() == self.currentMessage():
             return
         left = 0 if self._until is None else max(1, round((self._until - time.monotonic()) * 1000))
         self._show(left)
@@ -55,10 +55,14 @@ class StatusBar(QStatusBar):
         super().resizeEvent(event)
         self._fit_again()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+    def event(self, event: QEvent) -> bool:
+        """A permanent label that changes its text asks this bar to lay out again: the room
+        for the message changed. (Its own event, not a filter on the labels: a filter was still
+        called while the window was being destroyed.)"""
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:
             self._fit_again()
-        return False
+        return handled
 
     def _on_message_changed(self, text: str) -> None:
         if not text:  # timed out or cleared: the tooltip went with it

@@ -284,9 +284,10 @@ def test_what_a_killed_keeping_left_is_removed_at_start_and_never_shown(make_win
     users_own.write_bytes(without_input.drawing.read_bytes())
     os.utime(users_own, (long_ago, long_ago))
     window = make_window()
-    assert window.teach.entries == [kept] and shown(window) == 1
+    # An input whose drawing is gone stays: it is the training sample (a drawing deleted by hand).
+    assert window.teach.entries == [kept, without_drawing] and shown(window) == 2
     left = sorted(path.relative_to(store.root) for path in store.root.rglob("*") if path.is_file())
-    expected = [kept.drawing, users_own, kept.model_input, in_flight]
+    expected = [kept.drawing, users_own, kept.model_input, in_flight, without_drawing.model_input]
     assert left == sorted(path.relative_to(store.root) for path in expected)
 
 
