@@ -129,11 +129,8 @@ def train_probe(folder: str, *args: str) -> dict:
 
 def seconds_to_quit(folder: str, *args: str) -> float:
     """How long after the window closed the process was gone (``train_probe.py quit-*``)."""
-    env = {**os.environ, "PROBE_DIR": folder, "XDG_CONFIG_HOME": folder}
-    probe = str(Path(__file__).with_name("train_probe.py"))
-    out = subprocess.run([sys.executable, probe, *args], capture_output=True, text=True, env=env, check=True, timeout=600)
-    gone = time.time()
-    return gone - json.loads(out.stdout.strip().splitlines()[-1])["closing"]
+    closing = train_probe(folder, *args)["closing"]
+    return time.time() - closing
 
 
 def paired_fit_runs(folder: str, npz: str, rounds: int, *args: str) -> tuple[dict[str, list[dict]], list[float]]:

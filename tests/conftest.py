@@ -105,6 +105,61 @@ def _all_qobjects(app):
     return [child for root in roots for child in root.findChildren(QObject)] + roots
 
 
+#: How long a test waits for a training worker's thread to end.
+WORKER_JOIN_MS = 300_000
+
+
+@pytest.fixture
+def run_worker(qtbot):
+    """Start a training worker in a QThread the way the app does; always joined at the end."""
+    from PySide6.QtCore import QThread
+
+    from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
+
+    started = []
+
+    def start(config, **options):
+        thread = QThread()
+        worker = TrainingWorker(config, **options)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.done.connect(thread.quit)
+        # Recorded from the start: a fast failure can be emitted before a test begins to wait.
+        worker.records = {"batch": [], "epoch": [], "weights": [], "failed": [], "status": []}
+        worker.batch_done.connect(worker.records["batch"].append)
+        worker.epoch_done.connect(worker.records["epoch"].append)
+        worker.weights_changed.connect(worker.records["weights"].append)
+        worker.status.connect(worker.records["status"].append)
+        worker.failed.connect(lambda title, message: worker.records["failed"].append((title, message)))
+        started.append((thread, worker))
+        thread.start()
+        return worker
+
+    yield start
+    for thread, worker in started:
+        worker.control.abandon()
+        thread.quit()
+        assert thread.wait(WORKER_JOIN_MS)
+        wait_for_thread_exit(worker.native_thread_id)  # as the app does: only then is garbage collected
+
+
+@pytest.fixture
+def logs_fill_up_from_epoch_2(monkeypatch):
+    """TensorBoard logs whose disk fills up after the first epoch's were written."""
+    import tensorflow as tf
+
+    from mnistdesk.net.training import TensorBoardLogger
+
+    real_write = TensorBoardLogger._write
+
+    def disk_full_from_epoch_2(self, split, **fields):
+        if fields.get("step", 0) >= 1:
+            raise tf.errors.ResourceExhaustedError(None, None, "logs/train/events.out.tfevents.1.mnistdesk.v2; No space left on device")
+        real_write(self, split, **fields)
+
+    monkeypatch.setattr(TensorBoardLogger, "_write", disk_full_from_epoch_2)
+
+
 @pytest.fixture(scope="session")
 def sample() -> Dataset:
     return load_dataset("sample")

@@ -36,8 +36,9 @@ class StatusBar(QStatusBar):
         self._show(timeout)
 
     def _show(self, timeout: int) -> None:
-        self.setToolTip(self._full if self._shortened() != self._full else "")
-        super().showMessage(self._shortened(), timeout)
+        shown = self._shortened()
+        self.setToolTip(self._full if shown != self._full else "")
+        super().showMessage(shown, timeout)
 
     def _shortened(self) -> str:
         room = self.width() - sum(widget.sizeHint().width() for widget in self.permanent if widget.isVisible()) - CHROME_PX

@@ -269,21 +269,9 @@ def test_argument_edges_get_one_line_not_a_traceback_and_counts_agree(tmp_path, 
     assert f"/ {read_metadata(out)['validation_n']} validation /" in start, start
 
 
-def test_a_log_folder_failing_mid_run_stops_the_logs_and_the_model_is_saved(tmp_path, tiny_npz, capsys, monkeypatch):
+def test_a_log_folder_failing_mid_run_stops_the_logs_and_the_model_is_saved(tmp_path, tiny_npz, capsys, logs_fill_up_from_epoch_2):
     """With --log-dir on a disk that filled up, train ended in a ResourceExhaustedError traceback
     after 4 of 6 epochs and the trained model was never saved."""
-    import tensorflow as tf
-
-    from mnistdesk.net.training import TensorBoardLogger
-
-    real_write = TensorBoardLogger._write
-
-    def disk_full_from_epoch_2(self, split, **fields):
-        if fields.get("step", 0) >= 1:
-            raise tf.errors.ResourceExhaustedError(None, None, "logs/train/events.out.tfevents.1.mnistdesk.v2; No space left on device")
-        real_write(self, split, **fields)
-
-    monkeypatch.setattr(TensorBoardLogger, "_write", disk_full_from_epoch_2)
     out = tmp_path / "m.keras"
     assert main(["train", "--model", "dense", "--dataset", str(tiny_npz), "--epochs", "3", "--log-dir", str(tmp_path / "logs"), "--out", str(out)]) == 0
     err = capsys.readouterr().err

@@ -10,45 +10,14 @@ import weakref
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from mnistdesk.base import paths
 from mnistdesk.gui.app import configure_pyqtgraph
-from mnistdesk.gui.worker import TrainingWorker, wait_for_thread_exit
 from mnistdesk.net.live import LIVE_REFRESH_S
 from mnistdesk.net.models import TrainConfig, read_metadata
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def run_worker(qtbot):
-    """Start a worker in a QThread the way the app does; always joined at the end."""
-    started = []
-
-    def start(config: TrainConfig, **options) -> TrainingWorker:
-        thread = QThread()
-        worker = TrainingWorker(config, **options)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(thread.quit)
-        # Recorded from the start: a fast failure can be emitted before a test begins to wait.
-        worker.records = {"batch": [], "epoch": [], "weights": [], "failed": []}
-        worker.batch_done.connect(worker.records["batch"].append)
-        worker.epoch_done.connect(worker.records["epoch"].append)
-        worker.weights_changed.connect(worker.records["weights"].append)
-        worker.failed.connect(lambda title, message: worker.records["failed"].append((title, message)))
-        started.append((thread, worker))
-        thread.start()
-        return worker
-
-    yield start
-    for thread, worker in started:
-        worker.control.abandon()
-        thread.quit()
-        assert thread.wait(TIMEOUT_MS)
-        wait_for_thread_exit(worker.native_thread_id)  # as the app does: only then is garbage collected
 
 
 def test_worker_trains_a_tiny_model_for_one_epoch(run_worker, qtbot, tiny_npz):
